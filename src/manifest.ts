@@ -1,0 +1,396 @@
+/**
+ * skill.yaml: parse, validate (zod), and compare the permissions two manifests ask for.
+ *
+ * Every problem becomes a `ManifestIssue` with a dotted key path
+ * (`requires.permissions.net.allow_domains[1]`) and a message saying what was expected and
+ * what was found. Unknown keys are refused by name, so a typo such as `allow_domain` never
+ * silently drops a permission rule.
+ */
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, isSeq, LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { z } from 'zod';
+import { ManifestError, type ManifestIssue } from './errors.js';
+import type { JsonSchema, SkillManifest } from './types.js';
+import { parseAllowEntry } from './guards/net-guard.js';
+import { schemaProblems } from './args.js';
+
+/** File names `loadManifest` looks for, in order. */
+export const MANIFEST_FILES = ['skill.yaml', 'skill.yml'] as const;
+
+const ID_RE = /^[a-z0-9][a-z0-9._-]*$/;
+const COMMAND_RE = /^[a-zA-Z0-9][a-zA-Z0-9_-]*$/;
+/** https://semver.org/#is-there-a-suggested-regular-expression-regex-to-check-a-semver-string */
+const SEMVER_RE =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+/** Largest value setTimeout accepts. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+/** wasm32 linear memory cannot exceed 4 GiB. */
+const MAX_MEMORY_MB = 4096;
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+/** A path relative to the skill folder that stays inside it. */
+function relativePathInside(what: string) {
+  return z.string().superRefine((p, ctx) => {
+    const problem = relativePathProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${what} ${problem}, found ${JSON.stringify(p)}` });
+  });
+}
+
+function relativePathProblem(p: string): string | undefined {
+  if (p.length === 0) return 'must be a non-empty relative path';
+  if (p.includes('\0')) return 'must not contain a NUL byte';
+  if (p.startsWith('/') || p.startsWith('\\') || /^[a-zA-Z]:/.test(p) || path.isAbsolute(p)) {
+    return 'must be a path relative to the skill folder, not an absolute path';
+  }
+  if (p.split(/[\\/]/).includes('..')) return "must stay inside the skill folder (no '..' segments)";
+  return undefined;
+}
+
+const absoluteRoot = z.string().superRefine((p, ctx) => {
+  let problem: string | undefined;
+  if (p.length === 0) problem = 'must be a non-empty absolute path';
+  else if (p.includes('\0')) problem = 'must not contain a NUL byte';
+  else if (!path.isAbsolute(p)) problem = 'must be an absolute path (a root the skill may touch)';
+  else if (p.split(/[\\/]/).includes('..')) problem = "must be a normalized absolute path (no '..' segments)";
+  if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, found ${JSON.stringify(p)}` });
+});
+
+const allowEntry = z.string().superRefine((entry, ctx) => {
+  const r = parseAllowEntry(entry);
+  if (!r.ok) ctx.addIssue({ code: 'custom', message: `invalid allow_domains entry ${JSON.stringify(entry)}: ${r.error}` });
+});
+
+const argsSchema = z.custom<JsonSchema>().superRefine((schema, ctx) => {
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) {
+    ctx.addIssue({ code: 'custom', message: `expected a JSON Schema object (a mapping), found ${describe(schema)}` });
+    return;
+  }
+  const t = (schema as Record<string, unknown>)['type'];
+  if (t !== undefined && t !== 'object') {
+    ctx.addIssue({
+      code: 'custom',
+      message: `the args schema must describe an object (type: object), found type: ${JSON.stringify(t)}`,
+    });
+    return;
+  }
+  for (const problem of schemaProblems(schema as JsonSchema)) {
+    ctx.addIssue({ code: 'custom', message: `invalid JSON Schema: ${problem}` });
+  }
+});
+
+const commandSpec = z.strictObject({
+  description: z.string().optional(),
+  args: argsSchema.optional(),
+});
+
+/** `null` (an empty YAML mapping such as `requires:`) means the same as leaving the key out. */
+const nullAsAbsent = (v: unknown) => (v === null ? undefined : v);
+
+const netPermission = z.strictObject({
+  allow_domains: z.array(allowEntry).default([]),
+});
+
+const fsPermission = z.strictObject({
+  read: z.boolean().default(false),
+  write: z.boolean().default(false),
+  paths: z.array(absoluteRoot).default([]),
+});
+
+const limits = z.strictObject({
+  timeout_ms: z.number().int().positive().max(MAX_TIMEOUT_MS).optional(),
+  memory_mb: z.number().int().positive().max(MAX_MEMORY_MB).optional(),
+});
+
+const permissions = z.strictObject({
+  net: z.preprocess(nullAsAbsent, netPermission.optional()),
+  fs: z.preprocess(nullAsAbsent, fsPermission.optional()),
+});
+
+const requires = z.strictObject({
+  permissions: z.preprocess(nullAsAbsent, permissions.prefault({})),
+  limits: z.preprocess(nullAsAbsent, limits.prefault({})),
+});
+
+export const manifestSchema = z.strictObject({
+  id: z.string().min(1).max(128).regex(ID_RE),
+  name: z.string().min(1),
+  version: z.string().regex(SEMVER_RE),
+  description: z.string(),
+  entry: relativePathInside('entry').optional(),
+  component: relativePathInside('component'),
+  engine: z.enum(['quickjs', 'starlingmonkey']).optional(),
+  commands: z
+    .record(z.string(), commandSpec)
+    .superRefine((cmds, ctx) => {
+      for (const name of Object.keys(cmds)) {
+        if (!COMMAND_RE.test(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: `command name must match ${COMMAND_RE.source}, found ${JSON.stringify(name)}`,
+          });
+        }
+      }
+      if (Object.keys(cmds).length === 0) ctx.addIssue({ code: 'custom', message: 'a skill must declare at least one command' });
+    }),
+  requires: z.preprocess(nullAsAbsent, requires.prefault({})),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue formatting
+
+/** Keys each mapping accepts, for "did you mean" hints. `*` stands for any command name. */
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  '': ['id', 'name', 'version', 'description', 'entry', 'component', 'engine', 'commands', 'requires'],
+  'commands.*': ['description', 'args'],
+  requires: ['permissions', 'limits'],
+  'requires.permissions': ['net', 'fs'],
+  'requires.permissions.net': ['allow_domains'],
+  'requires.permissions.fs': ['read', 'write', 'paths'],
+  'requires.limits': ['timeout_ms', 'memory_mb'],
+};
+
+/** Plain-word description of what a zod check wanted, keyed by the dotted path pattern. */
+const EXPECTED: Record<string, string> = {
+  id: `an id matching ${ID_RE.source} (at most 128 characters)`,
+  version: 'a semver version such as 1.0.0',
+  name: 'a non-empty string',
+  'requires.limits.timeout_ms': `a positive integer number of milliseconds (at most ${MAX_TIMEOUT_MS})`,
+  'requires.limits.memory_mb': `a positive integer number of MiB (at most ${MAX_MEMORY_MB})`,
+};
+
+type Key = string | number;
+
+export function formatPath(p: readonly PropertyKey[]): string {
+  let out = '';
+  for (const k of p) {
+    if (typeof k === 'number') out += `[${k}]`;
+    else if (typeof k === 'string' && /^[A-Za-z0-9_-]+$/.test(k)) out += out ? `.${k}` : k;
+    else out += `[${JSON.stringify(String(k))}]`;
+  }
+  return out;
+}
+
+function pattern(p: readonly Key[]): string {
+  if (p[0] === 'commands' && p.length >= 2) return ['commands.*', ...p.slice(2)].join('.');
+  return p.join('.');
+}
+
+function valueAt(root: unknown, p: readonly Key[]): unknown {
+  let v = root;
+  for (const k of p) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null (empty value)';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 60 ? v.slice(0, 57) + '...' : v)}`;
+  if (typeof v === 'number') return Number.isInteger(v) ? `the integer ${v}` : `the number ${v}`;
+  if (typeof v === 'boolean') return `the boolean ${v}`;
+  return typeof v;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  object: 'a mapping',
+  array: 'a list',
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'a boolean (true or false)',
+  record: 'a mapping',
+};
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length]!;
+}
+
+function suggestion(key: string, known: readonly string[] | undefined): string {
+  if (!known) return '';
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dist = levenshtein(key.toLowerCase(), k);
+    if (dist < bestD) {
+      bestD = dist;
+      best = k;
+    }
+  }
+  const hint = best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean '${best}'?)` : '';
+  return `${hint}; allowed keys: ${known.join(', ')}`;
+}
+
+function toIssues(error: z.ZodError, data: unknown): ManifestIssue[] {
+  const out: ManifestIssue[] = [];
+  for (const issue of error.issues) {
+    const p = issue.path.filter((k): k is Key => typeof k === 'string' || typeof k === 'number');
+    const found = valueAt(data, p);
+    const expectedHere = EXPECTED[pattern(p)];
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        for (const key of issue.keys) {
+          out.push({ path: formatPath([...p, key]), message: `unknown key '${key}'${suggestion(key, KNOWN_KEYS[pattern(p)])}` });
+        }
+        continue;
+      case 'invalid_type': {
+        const expected = TYPE_WORDS[issue.expected] ?? issue.expected;
+        out.push({
+          path: formatPath(p),
+          message: found === undefined ? `is required (expected ${expected})` : `expected ${expected}, found ${describe(found)}`,
+        });
+        continue;
+      }
+      case 'invalid_value':
+        out.push({
+          path: formatPath(p),
+          message: `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, found ${describe(found)}`,
+        });
+        continue;
+      case 'custom':
+        out.push({ path: formatPath(p), message: issue.message });
+        continue;
+      default:
+        out.push({
+          path: formatPath(p),
+          message: expectedHere
+            ? `expected ${expectedHere}, found ${describe(found)}`
+            : `${issue.message.replace(/^Invalid input: /, '')}, found ${describe(found)}`,
+        });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing and loading
+
+/** Parse and validate the text of a skill.yaml. Throws `ManifestError` naming `file`. */
+export function parseManifest(text: string, file: string): SkillManifest {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ManifestError(
+      file,
+      doc.errors.map((e: YAMLError) => {
+        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+        const firstLine = e.message.split('\n')[0] ?? e.message;
+        return { path: '', message: `YAML syntax error at line ${pos.line}, column ${pos.col}: ${firstLine}` };
+      }),
+    );
+  }
+  if (!isMap(doc.contents)) {
+    const found = doc.contents === null ? 'an empty document' : isSeq(doc.contents) ? 'a list' : describe(doc.toJS());
+    throw new ManifestError(file, [{ path: '', message: `expected a mapping of manifest keys (id, name, version, ...), found ${found}` }]);
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ManifestError(file, [{ path: '', message: `cannot read YAML: ${(err as Error).message}` }], { cause: err });
+  }
+  const idGuess = typeof (data as Record<string, unknown>)['id'] === 'string' ? ((data as Record<string, unknown>)['id'] as string) : undefined;
+  const r = manifestSchema.safeParse(data);
+  if (!r.success) throw new ManifestError(file, toIssues(r.error, data), { skillId: idGuess });
+  return r.data as SkillManifest;
+}
+
+/**
+ * Read `<dir>/skill.yaml` (or `skill.yml`) and validate it.
+ * Missing file or invalid content -> `ManifestError`.
+ */
+export async function loadManifest(dir: string): Promise<{ manifest: SkillManifest; file: string }> {
+  const tried: string[] = [];
+  for (const name of MANIFEST_FILES) {
+    const file = path.resolve(dir, name);
+    tried.push(file);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      if (code === 'ENOTDIR') break;
+      throw new ManifestError(file, [{ path: '', message: `cannot read manifest: ${(err as Error).message}` }], { cause: err });
+    }
+    return { manifest: parseManifest(text, file), file };
+  }
+  throw new ManifestError(path.resolve(dir, MANIFEST_FILES[0]), [
+    { path: '', message: `no manifest found in ${path.resolve(dir)} (looked for ${MANIFEST_FILES.join(', ')})` },
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Permissions: summary and diff
+
+export interface PermissionSummary {
+  /** allow_domains entries as written, sorted, de-duplicated. */
+  domains: string[];
+  /** Filesystem roots, each with the access the skill gets there. */
+  fsRoots: { path: string; read: boolean; write: boolean }[];
+  limits: { timeout_ms?: number | undefined; memory_mb?: number | undefined };
+}
+
+export function permissionSummary(manifest: SkillManifest): PermissionSummary {
+  const perms = manifest.requires?.permissions ?? {};
+  const domains = [...new Set(perms.net?.allow_domains ?? [])].sort();
+  const fs = perms.fs;
+  const fsRoots = fs ? [...new Set(fs.paths)].sort().map((p) => ({ path: p, read: fs.read, write: fs.write })) : [];
+  const lim = manifest.requires?.limits ?? {};
+  const limitsOut: PermissionSummary['limits'] = {};
+  if (lim.timeout_ms !== undefined) limitsOut.timeout_ms = lim.timeout_ms;
+  if (lim.memory_mb !== undefined) limitsOut.memory_mb = lim.memory_mb;
+  return { domains, fsRoots, limits: limitsOut };
+}
+
+/**
+ * What `next` asks for beyond `prev`, one sentence each; empty when `next` asks for nothing
+ * new. Compares entries as written (a new wildcard is new even if it covers an old host), and
+ * treats a limit that was set and is now unset (host default) as grown.
+ */
+export function diffPermissions(prev: SkillManifest, next: SkillManifest): string[] {
+  const a = permissionSummary(prev);
+  const b = permissionSummary(next);
+  const out: string[] = [];
+  const oldDomains = new Set(a.domains.map((d) => d.toLowerCase()));
+  for (const d of b.domains) if (!oldDomains.has(d.toLowerCase())) out.push(`net: new domain ${d}`);
+
+  const oldRoots = new Map(a.fsRoots.map((r) => [r.path, r]));
+  for (const r of b.fsRoots) {
+    const o = oldRoots.get(r.path);
+    if (!o) {
+      if (r.read || r.write) out.push(`fs: new root ${r.path} (${[r.read && 'read', r.write && 'write'].filter(Boolean).join('+')})`);
+      continue;
+    }
+    if (r.read && !o.read) out.push(`fs: read access to ${r.path}`);
+    if (r.write && !o.write) out.push(`fs: write access to ${r.path}${o.read ? ' (was read-only)' : ''}`);
+  }
+
+  for (const k of ['timeout_ms', 'memory_mb'] as const) {
+    const was = a.limits[k];
+    const now = b.limits[k];
+    if (was === undefined || now === was) continue;
+    if (now === undefined) out.push(`limits: ${k} ${was} -> host default`);
+    else if (now > was) out.push(`limits: ${k} ${was} -> ${now}`);
+  }
+  return out;
+}

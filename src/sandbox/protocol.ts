@@ -1,0 +1,75 @@
+/** Message shapes on the channel between the host and a skill worker (see channel.ts). */
+
+import type { GuestError } from '../capabilities/types.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** What a worker is started with (workerData). */
+export interface WorkerBoot {
+  sab: SharedArrayBuffer;
+  port: import('node:worker_threads').MessagePort;
+  /** file: URL of the transpiled instantiation module. */
+  jsUrl: string;
+  /** Core modules compiled in the main thread, by the file name the JS asks for. */
+  modules: Record<string, WebAssembly.Module>;
+  /** Re-instantiate after every invocation so no state crosses invocations. */
+  freshInstance: boolean;
+  /** Memory cap in bytes (the compiled modules carry it as their maximum too). */
+  memoryBytes: number;
+  maxLogLines: number;
+  maxLogBytes: number;
+}
+
+// host -> worker
+export interface InvokeMsg {
+  t: 'invoke';
+  command: string;
+  args: string;
+}
+export interface ReplyMsg {
+  t: 'reply';
+  ok: boolean;
+  /** JSON-able value (the binary part travels as the payload). */
+  v?: unknown;
+  err?: GuestError;
+}
+
+// worker -> host
+export interface ReadyMsg {
+  t: 'ready';
+  instantiateMs: number;
+}
+export interface BootFailedMsg {
+  t: 'boot-failed';
+  message: string;
+}
+export type HostFn =
+  | 'net.fetch'
+  | 'fs.read-file'
+  | 'fs.write-file'
+  | 'fs.list-dir'
+  | 'fs.stat'
+  | 'fs.remove'
+  | 'fs.make-dir';
+export interface CallMsg {
+  t: 'call';
+  fn: HostFn;
+  /** fs: the path; net: the request without its body. */
+  path?: string;
+  req?: { method: string; url: string; headers: { name: string; value: string }[] };
+}
+export interface LogLine {
+  level: LogLevel;
+  message: string;
+}
+export type DoneMsg =
+  | { t: 'done'; ok: true; result: string; logs: LogLine[]; logsDropped: number }
+  | {
+      t: 'done';
+      ok: false;
+      /** guest: the skill returned/threw an error; trap: the instance trapped; memory: out of memory. */
+      kind: 'guest' | 'trap' | 'memory';
+      message: string;
+      logs: LogLine[];
+      logsDropped: number;
+    };

@@ -1,0 +1,158 @@
+/**
+ * The host's handle on one skill worker thread (one component instance).
+ *
+ * `run()` sends an invocation and serves the guest's host calls until the worker reports
+ * `done`. The deadline is enforced here: on expiry the thread is terminated (it may be spinning
+ * in wasm or blocked in Atomics.wait) and the handle is dead; the pool replaces it.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { ChannelEnd, createChannelBuffer } from './channel.js';
+import type { CallMsg, DoneMsg, InvokeMsg, ReplyMsg, WorkerBoot } from './protocol.js';
+
+export interface PreparedModules {
+  jsUrl: string;
+  modules: Record<string, WebAssembly.Module>;
+  memoryBytes: number;
+}
+
+export interface WorkerSettings {
+  freshInstance: boolean;
+  maxLogLines: number;
+  maxLogBytes: number;
+  /** Shared region size; larger messages fall back to a MessagePort. */
+  regionBytes?: number | undefined;
+}
+
+export type HostCallHandler = (
+  call: CallMsg,
+  payload: Uint8Array | undefined,
+) => Promise<{ reply: ReplyMsg; payload?: Uint8Array | undefined }>;
+
+export type RunOutcome = { kind: 'done'; done: DoneMsg } | { kind: 'terminated'; why: 'timeout' | 'aborted' | 'exited' };
+
+/** The compiled worker script; when running from src/ (tests), the built copy in dist/. */
+function workerScript(): URL {
+  const here = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  return new URL('../../dist/sandbox/worker.js', import.meta.url);
+}
+
+let nextWorkerId = 1;
+
+export class SkillWorker {
+  readonly id = nextWorkerId++;
+  readonly key: string;
+  private readonly worker: Worker;
+  private readonly channel: ChannelEnd;
+  private dead = false;
+  private exitWaiters: (() => void)[] = [];
+  /** Resolves when the instance is ready; rejects if it could not boot. */
+  readonly ready: Promise<number>;
+  lastUsed = Date.now();
+  invocations = 0;
+
+  constructor(key: string, prepared: PreparedModules, settings: WorkerSettings) {
+    this.key = key;
+    const sab = createChannelBuffer(settings.regionBytes);
+    const { port1, port2 } = new MessageChannel();
+    const boot: WorkerBoot = {
+      sab,
+      port: port2,
+      jsUrl: prepared.jsUrl,
+      modules: prepared.modules,
+      freshInstance: settings.freshInstance,
+      memoryBytes: prepared.memoryBytes,
+      maxLogLines: settings.maxLogLines,
+      maxLogBytes: settings.maxLogBytes,
+    };
+    this.worker = new Worker(workerScript(), {
+      workerData: boot,
+      transferList: [port2],
+      // Wasm memory is capped in the modules; this caps the JS glue around the instance.
+      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
+    });
+    this.channel = new ChannelEnd(sab, port1, 'main');
+    port1.unref();
+    this.worker.on('error', () => this.markDead());
+    this.worker.on('exit', () => this.markDead());
+    this.ready = this.channel.receive().then((m) => {
+      if (!m) throw new Error('worker exited before its instance was ready');
+      if (m.header.t === 'ready') return m.header.instantiateMs as number;
+      throw new Error(String(m.header.message ?? 'worker failed to boot'));
+    });
+    // Referenced while booting so the process waits for it; unreferenced once idle.
+    this.ready.then(
+      () => this.idle(),
+      () => this.terminate(),
+    );
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  private markDead(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.channel.cancel();
+    for (const w of this.exitWaiters) w();
+    this.exitWaiters = [];
+  }
+
+  /** Idle workers must not keep the process alive. */
+  idle(): void {
+    this.worker.unref();
+  }
+
+  /**
+   * Runs one invocation. `signal` aborts it (timeout, caller abort, close): the thread is
+   * terminated and the outcome says why.
+   */
+  async run(
+    msg: InvokeMsg,
+    onCall: HostCallHandler,
+    signal: AbortSignal,
+  ): Promise<RunOutcome> {
+    if (this.dead) return { kind: 'terminated', why: 'exited' };
+    this.worker.ref();
+    this.invocations++;
+    const onAbort = () => void this.terminate();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      this.channel.send({ header: msg as unknown as Record<string, unknown> });
+      for (;;) {
+        const m = await this.channel.receive();
+        if (!m || signal.aborted) return { kind: 'terminated', why: abortWhy(signal) };
+        const h = m.header;
+        if (h.t === 'call') {
+          const { reply, payload } = await onCall(h as unknown as CallMsg, m.payload);
+          if (signal.aborted || this.dead) return { kind: 'terminated', why: abortWhy(signal) };
+          this.channel.send({ header: reply as unknown as Record<string, unknown>, payload });
+          continue;
+        }
+        if (h.t === 'done') return { kind: 'done', done: h as unknown as DoneMsg };
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.lastUsed = Date.now();
+      if (!this.dead) this.idle();
+    }
+  }
+
+  /** Ends the thread; resolves once it is gone. */
+  terminate(): Promise<void> {
+    if (this.dead) return Promise.resolve();
+    const gone = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
+    this.channel.cancel();
+    void this.worker.terminate().catch(() => undefined);
+    return gone;
+  }
+}
+
+function abortWhy(signal: AbortSignal): 'timeout' | 'aborted' | 'exited' {
+  if (!signal.aborted) return 'exited';
+  const r = signal.reason as { name?: string } | undefined;
+  return r?.name === 'TimeoutError' ? 'timeout' : 'aborted';
+}

@@ -1,0 +1,185 @@
+/**
+ * Entry point of a skill worker thread: one component instance, driven over the channel.
+ *
+ * The guest's imports are synchronous: each one sends a `call` to the host and blocks in
+ * Atomics.wait until the host's guard and I/O have answered. Log lines never cross the channel
+ * one by one: they are buffered here under a cap and travel with the result.
+ */
+import { workerData } from 'node:worker_threads';
+import { ChannelEnd } from './channel.js';
+import type {
+  CallMsg,
+  DoneMsg,
+  HostFn,
+  InvokeMsg,
+  LogLevel,
+  LogLine,
+  ReplyMsg,
+  WorkerBoot,
+} from './protocol.js';
+
+const boot = workerData as WorkerBoot;
+const channel = new ChannelEnd(boot.sab, boot.port, 'worker');
+
+interface GuestExports {
+  invoke(command: string, args: string): string;
+}
+type Instantiate = (
+  getCoreModule: (name: string) => WebAssembly.Module,
+  imports: Record<string, Record<string, unknown>>,
+  instantiateCore?: (m: WebAssembly.Module, i: WebAssembly.Imports) => WebAssembly.Instance,
+) => GuestExports;
+
+// ---- logs, capped per invocation ----
+let logs: LogLine[] = [];
+let logBytes = 0;
+let logsDropped = 0;
+function takeLogs(): { logs: LogLine[]; logsDropped: number } {
+  const out = { logs, logsDropped };
+  logs = [];
+  logBytes = 0;
+  logsDropped = 0;
+  return out;
+}
+
+// ---- host calls ----
+function hostCall(header: CallMsg, payload?: Uint8Array): ReplyMsg & { payload?: Uint8Array | undefined } {
+  channel.send({ header: header as unknown as Record<string, unknown>, payload });
+  const reply = channel.receiveSync();
+  return { ...(reply.header as unknown as ReplyMsg), payload: reply.payload };
+}
+
+/** Returns the ok value, or throws the WIT error variant (jco lowers a thrown non-Error as err). */
+function call(fn: HostFn, extra: Omit<CallMsg, 't' | 'fn'>, payload?: Uint8Array) {
+  const r = hostCall({ t: 'call', fn, ...extra }, payload);
+  if (!r.ok) throw r.err;
+  return r;
+}
+
+interface WitEntry {
+  name: string;
+  kind: string;
+  size: number;
+}
+const toEntry = (e: WitEntry) => ({ name: e.name, kind: e.kind, size: BigInt(e.size) });
+
+const fsImports = {
+  readFile: (path: string) => call('fs.read-file', { path }).payload ?? new Uint8Array(0),
+  writeFile: (path: string, data: Uint8Array) => {
+    call('fs.write-file', { path }, data);
+  },
+  listDir: (path: string) => (call('fs.list-dir', { path }).v as WitEntry[]).map(toEntry),
+  stat: (path: string) => toEntry(call('fs.stat', { path }).v as WitEntry),
+  remove: (path: string) => {
+    call('fs.remove', { path });
+  },
+  makeDir: (path: string) => {
+    call('fs.make-dir', { path });
+  },
+};
+
+interface WitRequest {
+  method: string;
+  url: string;
+  headers: { name: string; value: string }[];
+  body?: Uint8Array | undefined;
+}
+const netImports = {
+  fetch: (req: WitRequest) => {
+    const r = call('net.fetch', { req: { method: req.method, url: req.url, headers: req.headers } }, req.body);
+    const v = r.v as { status: number; headers: { name: string; value: string }[] };
+    return { status: v.status, headers: v.headers, body: r.payload ?? new Uint8Array(0) };
+  },
+};
+
+const logImports = {
+  log: (level: LogLevel, message: string) => {
+    const size = message.length + 8;
+    if (logs.length >= boot.maxLogLines || logBytes + size > boot.maxLogBytes) {
+      logsDropped++;
+      return;
+    }
+    logs.push({ level, message: String(message) });
+    logBytes += size;
+  },
+};
+
+// jco's instantiation code looks imports up without the version; provide both spellings.
+const imports: Record<string, Record<string, unknown>> = {};
+for (const v of ['', '@0.1.0']) {
+  imports[`agentos:skill/fs${v}`] = fsImports;
+  imports[`agentos:skill/net${v}`] = netImports;
+  imports[`agentos:skill/log${v}`] = logImports;
+  imports[`agentos:skill/types${v}`] = {};
+}
+
+// ---- the instance ----
+const memories: WebAssembly.Memory[] = [];
+function instantiateCore(m: WebAssembly.Module, i: WebAssembly.Imports): WebAssembly.Instance {
+  const inst = new WebAssembly.Instance(m, i);
+  for (const v of Object.values(inst.exports)) if (v instanceof WebAssembly.Memory) memories.push(v);
+  return inst;
+}
+
+const { instantiate } = (await import(boot.jsUrl)) as { instantiate: Instantiate };
+let guest: GuestExports;
+function fresh(): number {
+  const t0 = performance.now();
+  memories.length = 0;
+  guest = instantiate((name) => {
+    const m = boot.modules[name];
+    if (!m) throw new Error(`core module ${name} missing`);
+    return m;
+  }, imports, instantiateCore);
+  return performance.now() - t0;
+}
+
+/** A trap with memory at its cap is the memory limit, whatever the engine said. */
+function nearMemoryCap(): boolean {
+  const pageSlack = 2 * 65536;
+  return memories.some((m) => m.buffer.byteLength + pageSlack >= boot.memoryBytes);
+}
+
+function isOutOfMemoryMessage(msg: string): boolean {
+  return /out of memory|memory allocation failed|could not allocate/i.test(msg);
+}
+
+function runInvoke(msg: InvokeMsg): DoneMsg {
+  try {
+    const result = guest.invoke(msg.command, msg.args);
+    return { t: 'done', ok: true, result, ...takeLogs() };
+  } catch (e) {
+    const err = e as { payload?: unknown; message?: string } | undefined;
+    if (err && typeof err === 'object' && 'payload' in err && typeof err.payload === 'string') {
+      // The guest returned err(string): its own failure, the instance is intact.
+      const kind = isOutOfMemoryMessage(err.payload) ? 'memory' : 'guest';
+      return { t: 'done', ok: false, kind, message: err.payload, ...takeLogs() };
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    const kind =
+      e instanceof RangeError && /call stack/i.test(message)
+        ? 'trap'
+        : nearMemoryCap() || isOutOfMemoryMessage(message)
+          ? 'memory'
+          : 'trap';
+    return { t: 'done', ok: false, kind, message, ...takeLogs() };
+  }
+}
+
+try {
+  const ms = fresh();
+  channel.send({ header: { t: 'ready', instantiateMs: ms } });
+} catch (e) {
+  channel.send({ header: { t: 'boot-failed', message: e instanceof Error ? e.message : String(e) } });
+  process.exit(1);
+}
+
+for (;;) {
+  const { header } = channel.receiveSync();
+  if (header.t !== 'invoke') continue;
+  const done = runInvoke(header as unknown as InvokeMsg);
+  const poisoned = !done.ok && done.kind !== 'guest';
+  channel.send({ header: done as unknown as Record<string, unknown> });
+  // A trapped instance cannot be entered again; a fresh one also drops all guest state.
+  if (poisoned || boot.freshInstance) fresh();
+}

@@ -1,0 +1,95 @@
+/** Shared shapes: the validated manifest, host policy, audit events. */
+
+/** A JSON Schema object, as written in a manifest (validated with ajv at invoke time). */
+export type JsonSchema = Record<string, unknown>;
+
+export interface CommandSpec {
+  description?: string | undefined;
+  args?: JsonSchema | undefined;
+}
+
+export interface NetPermission {
+  /** Entries as written: `host`, `*.host`, `scheme://host[:port]`. */
+  allow_domains: string[];
+}
+
+export interface FsPermission {
+  read: boolean;
+  write: boolean;
+  /** Absolute roots; none = no filesystem. */
+  paths: string[];
+}
+
+export interface SkillLimits {
+  timeout_ms?: number | undefined;
+  memory_mb?: number | undefined;
+}
+
+export interface SkillManifest {
+  id: string;
+  name: string;
+  version: string;
+  description: string;
+  /** Source compiled by build-skill (JS/TS); optional for components built elsewhere. */
+  entry?: string | undefined;
+  /** Path of the built component, relative to the skill folder. */
+  component: string;
+  /** JS engine build-skill uses: QuickJS (small, fast start, default) or StarlingMonkey. */
+  engine?: 'quickjs' | 'starlingmonkey' | undefined;
+  commands: Record<string, CommandSpec>;
+  requires: {
+    permissions: {
+      net?: NetPermission | undefined;
+      fs?: FsPermission | undefined;
+    };
+    limits: SkillLimits;
+  };
+}
+
+export type Phase = 'planning' | 'execution';
+
+export type AuditEventType =
+  | 'phase_violation'
+  | 'not_enabled'
+  | 'permission_denied'
+  | 'limit_exceeded'
+  | 'execution_error'
+  | 'integrity_failure'
+  | 'timeout'
+  | 'installed'
+  | 'enabled'
+  | 'disabled'
+  | 'uninstalled'
+  | 'invalid_arguments'
+  | 'command_not_found';
+
+export interface AuditEvent {
+  /** ISO-8601 time. */
+  at: string;
+  type: AuditEventType;
+  invocationId: string | null;
+  skillId: string | null;
+  command: string | null;
+  capability: 'net' | 'fs' | null;
+  target: string | null;
+  operation: string | null;
+  reason: string | null;
+  /** Anything else worth keeping (rule, limit, error code...). */
+  meta?: Record<string, unknown> | undefined;
+}
+
+export type AuditEventInput = Partial<Omit<AuditEvent, 'type' | 'at'>> & { type: AuditEventType; at?: string };
+
+export interface AuditQuery {
+  skillId?: string | undefined;
+  type?: AuditEventType | string | undefined;
+  /** ISO time or Date: only events at or after it. */
+  since?: string | Date | undefined;
+  limit?: number | undefined;
+}
+
+/** Something that receives every audit event (pino logger, console, test spy). */
+export interface AuditLogger {
+  warn?(obj: object, msg?: string): void;
+  info?(obj: object, msg?: string): void;
+}
