@@ -62,7 +62,7 @@ const absoluteRoot = z.string().superRefine((p, ctx) => {
 
 const allowEntry = z.string().superRefine((entry, ctx) => {
   const r = parseAllowEntry(entry);
-  if (!r.ok) ctx.addIssue({ code: 'custom', message: `invalid allow_domains entry ${JSON.stringify(entry)}: ${r.error}` });
+  if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
 });
 
 const argsSchema = z.custom<JsonSchema>().superRefine((schema, ctx) => {

@@ -18,6 +18,8 @@ export interface WorkerBoot {
   memoryBytes: number;
   maxLogLines: number;
   maxLogBytes: number;
+  /** A result longer than this (UTF-16 units, a lower bound on bytes) is not sent. */
+  maxResultBytes: number;
 }
 
 // host -> worker
@@ -67,8 +69,11 @@ export type DoneMsg =
   | {
       t: 'done';
       ok: false;
-      /** guest: the skill returned/threw an error; trap: the instance trapped; memory: out of memory. */
-      kind: 'guest' | 'trap' | 'memory';
+      /**
+       * guest: the skill returned/threw an error; trap: the instance trapped; memory: out of
+       * memory; result_size: the result was over the cap and was not sent.
+       */
+      kind: 'guest' | 'trap' | 'memory' | 'result_size';
       message: string;
       logs: LogLine[];
       logsDropped: number;

@@ -21,6 +21,7 @@ export interface WorkerSettings {
   freshInstance: boolean;
   maxLogLines: number;
   maxLogBytes: number;
+  maxResultBytes: number;
   /** Shared region size; larger messages fall back to a MessagePort. */
   regionBytes?: number | undefined;
 }
@@ -51,6 +52,10 @@ export class SkillWorker {
   /** Resolves when the instance is ready; rejects if it could not boot. */
   readonly ready: Promise<number>;
   lastUsed = Date.now();
+  /** Why the thread died, when it died on its own. */
+  exitReason: string | undefined;
+  /** The thread's JS heap hit its resource limit (the guest flooded the glue with data). */
+  outOfMemory = false;
   invocations = 0;
 
   constructor(key: string, prepared: PreparedModules, settings: WorkerSettings) {
@@ -66,6 +71,7 @@ export class SkillWorker {
       memoryBytes: prepared.memoryBytes,
       maxLogLines: settings.maxLogLines,
       maxLogBytes: settings.maxLogBytes,
+      maxResultBytes: settings.maxResultBytes,
     };
     this.worker = new Worker(workerScript(), {
       workerData: boot,
@@ -75,7 +81,11 @@ export class SkillWorker {
     });
     this.channel = new ChannelEnd(sab, port1, 'main');
     port1.unref();
-    this.worker.on('error', () => this.markDead());
+    this.worker.on('error', (e: Error & { code?: string }) => {
+      this.exitReason = e.message;
+      if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') this.outOfMemory = true;
+      this.markDead();
+    });
     this.worker.on('exit', () => this.markDead());
     this.ready = this.channel.receive().then((m) => {
       if (!m) throw new Error('worker exited before its instance was ready');

@@ -5,6 +5,7 @@
  * Atomics.wait until the host's guard and I/O have answered. Log lines never cross the channel
  * one by one: they are buffered here under a cap and travel with the result.
  */
+import { Buffer } from 'node:buffer';
 import { workerData } from 'node:worker_threads';
 import { ChannelEnd } from './channel.js';
 import type {
@@ -147,6 +148,11 @@ function isOutOfMemoryMessage(msg: string): boolean {
 function runInvoke(msg: InvokeMsg): DoneMsg {
   try {
     const result = guest.invoke(msg.command, msg.args);
+    const max = boot.maxResultBytes;
+    if (result.length > max || (result.length * 3 > max && Buffer.byteLength(result) > max)) {
+      const message = `result of ${Buffer.byteLength(result)} bytes is over the ${boot.maxResultBytes}-byte limit`;
+      return { t: 'done', ok: false, kind: 'result_size', message, ...takeLogs() };
+    }
     return { t: 'done', ok: true, result, ...takeLogs() };
   } catch (e) {
     const err = e as { payload?: unknown; message?: string } | undefined;
@@ -178,7 +184,7 @@ for (;;) {
   const { header } = channel.receiveSync();
   if (header.t !== 'invoke') continue;
   const done = runInvoke(header as unknown as InvokeMsg);
-  const poisoned = !done.ok && done.kind !== 'guest';
+  const poisoned = !done.ok && (done.kind === 'trap' || done.kind === 'memory');
   channel.send({ header: done as unknown as Record<string, unknown> });
   // A trapped instance cannot be entered again; a fresh one also drops all guest state.
   if (poisoned || boot.freshInstance) fresh();

@@ -1,0 +1,429 @@
+/**
+ * SkillInvoker: the invocation pipeline of DESIGN.md, in this order —
+ *   1. phase gate (planning blocks everything; nothing is looked up or loaded),
+ *   2. enable check (installed, enabled, loaded),
+ *   3. command and args (JSON Schema),
+ *   4. execution in a worker-thread instance with a deadline, a memory cap and guarded imports,
+ *   5. the result, after the invocation's denials and limit hits have had their say.
+ */
+import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { prepareArgs } from './args.js';
+import { createFsCapability } from './capabilities/fs.js';
+import { createNetCapability, type NetResolver } from './capabilities/net.js';
+import type { FetchLike } from './capabilities/types.js';
+import {
+  CommandNotFoundError,
+  InvalidArgumentsError,
+  InvocationAbortedError,
+  InvokerClosedError,
+  PermissionDeniedError,
+  PhaseViolationError,
+  ResourceLimitError,
+  SkillError,
+  SkillExecutionError,
+  SkillNotEnabledError,
+  SkillTimeoutError,
+} from './errors.js';
+import { compileNetPolicy } from './guards/net-guard.js';
+import type { LoadedSkill, SkillLoader } from './loader.js';
+import { DEFAULT_HOST_POLICY, type HostPolicy } from './policy.js';
+import type { SkillRegistry } from './registry.js';
+import { createHostCallHandler, type InvocationRecord, type SkillCapabilities } from './sandbox/host-calls.js';
+import { WorkerPool, type PoolOptions } from './sandbox/pool.js';
+import type { DoneMsg, LogLine } from './sandbox/protocol.js';
+import type { AuditEventInput, AuditLogger, Phase } from './types.js';
+
+/** Per-invocation caps. Each one hit is a ResourceLimitError, audited as `limit_exceeded`. */
+export interface InvokerLimits {
+  /** Result JSON text, bytes. */
+  maxResultBytes: number;
+  /** Log lines kept per invocation; the excess is dropped, counted, and fails the invocation. */
+  maxLogLines: number;
+  maxLogBytes: number;
+  /** net/fs calls per invocation. */
+  maxHostCalls: number;
+  /** Bytes read + written + sent + received per invocation. */
+  maxIoBytes: number;
+  /** One HTTP response body. */
+  maxResponseBytes: number;
+  /** Args JSON text, bytes. */
+  maxArgsBytes: number;
+  /** One file read or written. */
+  maxFileBytes: number;
+  /** Redirects the host follows for one fetch. */
+  maxRedirects: number;
+}
+
+export const DEFAULT_INVOKER_LIMITS: InvokerLimits = {
+  maxResultBytes: 1024 * 1024,
+  maxLogLines: 1000,
+  maxLogBytes: 256 * 1024,
+  maxHostCalls: 10_000,
+  maxIoBytes: 64 * 1024 * 1024,
+  maxResponseBytes: 10 * 1024 * 1024,
+  maxArgsBytes: 1024 * 1024,
+  maxFileBytes: 16 * 1024 * 1024,
+  maxRedirects: 5,
+};
+
+export interface SkillInvokerOptions {
+  /** Default 'planning': nothing runs until the host says so. */
+  phase?: Phase | undefined;
+  /** Transport for net.fetch, used only after the guard said yes (default: the hardened client). */
+  fetch?: FetchLike | undefined;
+  /** DNS seam of the default client. */
+  resolver?: NetResolver | undefined;
+  /** Receives every audit event (and the skills' log lines at debug/info). */
+  logger?: AuditLogger | undefined;
+  /** The operator's policy; defaults to the registry's. */
+  hostPolicy?: HostPolicy | undefined;
+  limits?: Partial<InvokerLimits> | undefined;
+  pool?: Partial<PoolOptions> | undefined;
+  /**
+   * Skills whose instance may be kept across invocations (faster, but a later invocation, maybe
+   * another caller's, can see what an earlier one left in the guest's memory). Default: none —
+   * every invocation gets a fresh instance, prepared in the background after the previous one.
+   */
+  reuseInstances?: boolean | string[] | undefined;
+}
+
+export interface InvokeOptions {
+  signal?: AbortSignal | undefined;
+  /** Tighter deadline than the skill's own (never looser). */
+  timeoutMs?: number | undefined;
+  /** The skill's log lines of this invocation. */
+  onLog?: ((line: LogLine) => void) | undefined;
+}
+
+export interface SkillUsage {
+  skillId: string;
+  invocations: number;
+  ok: number;
+  failures: Record<string, number>;
+  totalMs: number;
+  meanMs: number;
+  lastAt: string | null;
+}
+
+export class SkillInvoker {
+  private _phase: Phase;
+  private readonly registry: SkillRegistry;
+  private readonly limits: InvokerLimits;
+  private readonly hostPolicy: HostPolicy;
+  private readonly pool: WorkerPool;
+  private readonly caps = new Map<string, SkillCapabilities>();
+  private readonly stats = new Map<string, SkillUsage>();
+  private readonly inflight = new Set<AbortController>();
+  private closed = false;
+
+  constructor(
+    readonly loader: SkillLoader,
+    private readonly opts: SkillInvokerOptions = {},
+  ) {
+    this._phase = opts.phase ?? 'planning';
+    this.registry = loader.registry;
+    this.limits = { ...DEFAULT_INVOKER_LIMITS, ...opts.limits };
+    this.hostPolicy = opts.hostPolicy ?? this.registry.hostPolicy ?? DEFAULT_HOST_POLICY;
+    this.pool = new WorkerPool({
+      maxWorkers: opts.pool?.maxWorkers ?? Math.max(2, availableParallelism() * 2),
+      maxQueue: opts.pool?.maxQueue ?? 1000,
+      idleMs: opts.pool?.idleMs ?? 60_000,
+    });
+  }
+
+  get phase(): Phase {
+    return this._phase;
+  }
+
+  setPhase(phase: Phase): void {
+    if (phase !== 'planning' && phase !== 'execution') throw new TypeError(`unknown phase '${String(phase)}'`);
+    this._phase = phase;
+  }
+
+  /** Runs `command` of `skillId` with `args`; resolves with the skill's JSON result. */
+  async invoke(skillId: string, command: string, args?: unknown, opts: InvokeOptions = {}): Promise<unknown> {
+    const invocationId = randomUUID();
+    const t0 = performance.now();
+    try {
+      const out = await this.pipeline(invocationId, skillId, command, args, opts);
+      this.count(skillId, t0, undefined);
+      return out;
+    } catch (e) {
+      this.count(skillId, t0, e instanceof SkillError ? e.code : 'INTERNAL');
+      throw e;
+    }
+  }
+
+  private async pipeline(
+    invocationId: string,
+    skillId: string,
+    command: string,
+    args: unknown,
+    opts: InvokeOptions,
+  ): Promise<unknown> {
+    const ctx = { skillId, command };
+    if (this.closed) throw new InvokerClosedError(ctx);
+
+    // 1. phase gate: before anything else, even for skills that do not exist.
+    if (this._phase !== 'execution') {
+      this.audit({ type: 'phase_violation', invocationId, skillId, command, reason: `phase is '${this._phase}'` });
+      throw new PhaseViolationError(this._phase, ctx);
+    }
+
+    // 2. enable check, against the registry as it is now (another process may have disabled it).
+    const skill = await this.enabledSkill(invocationId, skillId, command);
+
+    // 3. command and args.
+    const spec = skill.manifest.commands[command];
+    if (!spec || !Object.hasOwn(skill.manifest.commands, command)) {
+      throw new CommandNotFoundError(Object.keys(skill.manifest.commands), { skillId, command });
+    }
+    const prepared = prepareArgs(spec.args, args, { maxBytes: this.limits.maxArgsBytes });
+    if (!prepared.ok) {
+      if (prepared.tooLarge) {
+        this.auditLimit(invocationId, skillId, command, 'args_size', prepared.tooLarge.max, prepared.problems[0]!.message);
+        throw new ResourceLimitError('args_size', prepared.tooLarge.max, prepared.problems[0]!.message, ctx);
+      }
+      throw new InvalidArgumentsError(prepared.problems, ctx);
+    }
+
+    // 4. execution.
+    return this.execute(invocationId, skill, command, prepared.json, opts);
+  }
+
+  private async enabledSkill(invocationId: string, skillId: string, command: string): Promise<LoadedSkill> {
+    const installed = this.registry.get(skillId);
+    const state = !installed ? 'not_installed' : !installed.enabled ? 'disabled' : undefined;
+    if (state) {
+      this.audit({ type: 'not_enabled', invocationId, skillId, command, reason: state });
+      if (state === 'disabled') this.pool.evict((key) => key.startsWith(`${skillId}@`));
+      throw new SkillNotEnabledError(state, { skillId, command });
+    }
+    const loaded = this.loader.get(skillId);
+    if (!loaded) {
+      this.audit({ type: 'not_enabled', invocationId, skillId, command, reason: 'not_loaded' });
+      throw new SkillNotEnabledError('not_loaded', { skillId, command });
+    }
+    if (loaded.hash === installed!.componentHash) return loaded;
+    // Re-installed since it was loaded: the host loaded this skill, so load its current version.
+    this.pool.evict((key) => key.startsWith(`${skillId}@${loaded.hash}`));
+    this.caps.delete(`${skillId}@${loaded.hash}`);
+    return this.loader.load(skillId);
+  }
+
+  private capabilities(skill: LoadedSkill): SkillCapabilities {
+    const key = `${skill.id}@${skill.hash}`;
+    let caps = this.caps.get(key);
+    if (!caps) {
+      const perms = skill.manifest.requires.permissions;
+      const net = createNetCapability({
+        policy: compileNetPolicy(perms.net?.allow_domains ?? [], {
+          allowPrivateNetworks: this.hostPolicy.allowPrivateNetworks,
+          deniedDomains: this.hostPolicy.deniedDomains,
+        }),
+        fetch: this.opts.fetch,
+        resolver: this.opts.resolver,
+        maxRedirects: this.limits.maxRedirects,
+        maxResponseBytes: this.limits.maxResponseBytes,
+        timeoutMs: skill.limits.timeoutMs,
+      });
+      const fs = createFsCapability(
+        { read: perms.fs?.read ?? false, write: perms.fs?.write ?? false, roots: perms.fs?.paths ?? [] },
+        { maxFileBytes: this.limits.maxFileBytes },
+      );
+      caps = { net, fs };
+      this.caps.set(key, caps);
+    }
+    return caps;
+  }
+
+  private reuses(skillId: string): boolean {
+    const r = this.opts.reuseInstances;
+    return r === true || (Array.isArray(r) && r.includes(skillId));
+  }
+
+  private async execute(
+    invocationId: string,
+    skill: LoadedSkill,
+    command: string,
+    argsJson: string,
+    opts: InvokeOptions,
+  ): Promise<unknown> {
+    const skillId = skill.id;
+    const ctx = { skillId, command };
+    const reuse = this.reuses(skillId);
+    const controller = new AbortController();
+    this.inflight.add(controller);
+    const onCallerAbort = () => controller.abort(new DOMException('aborted by the caller', 'AbortError'));
+    if (opts.signal?.aborted) onCallerAbort();
+    opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
+
+    const timeoutMs = Math.min(skill.limits.timeoutMs, opts.timeoutMs ?? Infinity);
+    let timer: NodeJS.Timeout | undefined;
+    const record: InvocationRecord = { invocationId, skillId, command, hostCalls: 0, ioBytes: 0 };
+    try {
+      const worker = await this.pool.acquire(
+        {
+          key: `${skillId}@${skill.hash}:${reuse ? 'reuse' : 'fresh'}`,
+          prepared: skill.prepared,
+          settings: {
+            freshInstance: !reuse,
+            maxLogLines: this.limits.maxLogLines,
+            maxLogBytes: this.limits.maxLogBytes,
+            maxResultBytes: this.limits.maxResultBytes,
+          },
+        },
+        controller.signal,
+      );
+      // The deadline covers the skill's own time, not the wait for a free worker.
+      timer = setTimeout(() => controller.abort(new DOMException('deadline', 'TimeoutError')), timeoutMs);
+      const handler = createHostCallHandler(
+        this.capabilities(skill),
+        { maxHostCalls: this.limits.maxHostCalls, maxIoBytes: this.limits.maxIoBytes },
+        record,
+        controller.signal,
+        (e) => this.audit(e),
+      );
+      const outcome = await worker.run({ t: 'invoke', command, args: argsJson }, handler, controller.signal);
+      if (outcome.kind === 'terminated') {
+        this.pool.discard(worker);
+        if (outcome.why === 'timeout') {
+          this.auditLimit(invocationId, skillId, command, 'timeout', timeoutMs, `ran past its ${timeoutMs} ms timeout`);
+          throw new SkillTimeoutError(timeoutMs, ctx);
+        }
+        if (this.closed) throw new InvokerClosedError(ctx);
+        if (outcome.why === 'aborted') throw new InvocationAbortedError(ctx);
+        const message = worker.exitReason ?? 'the worker thread exited unexpectedly';
+        if (worker.outOfMemory) {
+          this.auditLimit(invocationId, skillId, command, 'memory', skill.limits.memoryMb, message);
+          throw new ResourceLimitError('memory', skill.limits.memoryMb, `skill '${skillId}' ran out of memory: ${message}`, ctx);
+        }
+        this.audit({ type: 'execution_error', invocationId, skillId, command, reason: message });
+        throw new SkillExecutionError(message, true, ctx);
+      }
+      this.pool.release(worker);
+      return this.settle(skill, record, outcome.done, opts);
+    } finally {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onCallerAbort);
+      this.inflight.delete(controller);
+    }
+  }
+
+  /** Turns the worker's report into the result or the right typed error. */
+  private settle(skill: LoadedSkill, record: InvocationRecord, done: DoneMsg, opts: InvokeOptions): unknown {
+    const { invocationId, skillId, command } = record;
+    const ctx = { skillId, command };
+    for (const line of done.logs) {
+      opts.onLog?.(line);
+      this.opts.logger?.info?.({ skillId, command, invocationId, level: line.level, skillLog: line.message }, 'skill log');
+    }
+    // A denial decides the outcome even if the guest swallowed the error it was given.
+    if (record.denial) throw new PermissionDeniedError(record.denial, ctx);
+    if (record.limit) throw new ResourceLimitError(record.limit.limit, record.limit.max, record.limit.message, ctx);
+    if (done.logsDropped > 0) {
+      const message = `log volume over ${this.limits.maxLogLines} lines / ${this.limits.maxLogBytes} bytes; ${done.logsDropped} lines dropped`;
+      this.auditLimit(invocationId, skillId, command, 'log_volume', this.limits.maxLogLines, message);
+      throw new ResourceLimitError('log_volume', this.limits.maxLogLines, message, ctx);
+    }
+    if (!done.ok) {
+      if (done.kind === 'memory') {
+        this.auditLimit(invocationId, skillId, command, 'memory', skill.limits.memoryMb, done.message);
+        throw new ResourceLimitError(
+          'memory',
+          skill.limits.memoryMb,
+          `skill '${skillId}' ran out of memory (${skill.limits.memoryMb} MiB cap): ${done.message}`,
+          ctx,
+        );
+      }
+      if (done.kind === 'result_size') {
+        this.auditLimit(invocationId, skillId, command, 'result_size', this.limits.maxResultBytes, done.message);
+        throw new ResourceLimitError('result_size', this.limits.maxResultBytes, done.message, ctx);
+      }
+      const message = done.kind === 'guest' ? guestErrorMessage(done.message) : done.message;
+      this.audit({
+        type: 'execution_error',
+        invocationId,
+        skillId,
+        command,
+        reason: message,
+        meta: { trapped: done.kind === 'trap' },
+      });
+      throw new SkillExecutionError(message, done.kind === 'trap', ctx);
+    }
+    try {
+      return JSON.parse(done.result) as unknown;
+    } catch {
+      const message = `result is not JSON: ${done.result.slice(0, 80)}`;
+      this.audit({ type: 'execution_error', invocationId, skillId, command, reason: message });
+      throw new SkillExecutionError(message, false, ctx);
+    }
+  }
+
+  private audit(e: AuditEventInput): void {
+    this.registry.recordAudit(e);
+  }
+
+  private auditLimit(invocationId: string, skillId: string, command: string, limit: string, max: number, reason: string) {
+    this.audit({ type: 'limit_exceeded', invocationId, skillId, command, operation: limit, reason, meta: { limit, max } });
+  }
+
+  private count(skillId: string, t0: number, code: string | undefined): void {
+    let u = this.stats.get(skillId);
+    if (!u) {
+      u = { skillId, invocations: 0, ok: 0, failures: {}, totalMs: 0, meanMs: 0, lastAt: null };
+      this.stats.set(skillId, u);
+    }
+    u.invocations++;
+    if (code === undefined) u.ok++;
+    else u.failures[code] = (u.failures[code] ?? 0) + 1;
+    u.totalMs += performance.now() - t0;
+    u.meanMs = u.totalMs / u.invocations;
+    u.lastAt = new Date().toISOString();
+  }
+
+  /** Usage figures of this invoker, per skill. */
+  usage(): SkillUsage[];
+  usage(skillId: string): SkillUsage | undefined;
+  usage(skillId?: string): SkillUsage[] | SkillUsage | undefined {
+    if (skillId !== undefined) {
+      const u = this.stats.get(skillId);
+      return u && { ...u, failures: { ...u.failures } };
+    }
+    return [...this.stats.values()].map((u) => ({ ...u, failures: { ...u.failures } }));
+  }
+
+  /** Pool figures: threads alive and invocations waiting. */
+  get poolStats(): { workers: number; queued: number } {
+    return { workers: this.pool.size, queued: this.pool.queued };
+  }
+
+  /** Ends every worker and connection; invocations in flight reject with InvokerClosedError. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.inflight) c.abort(new DOMException('invoker closed', 'AbortError'));
+    await this.pool.close();
+    await Promise.all([...this.caps.values()].map((c) => c.net.close()));
+    this.caps.clear();
+  }
+}
+
+/**
+ * The guest's err string, as the build step's wrapper writes it: JSON `{"error":{"tag","val"}}`
+ * for an uncaught capability error, `{"message"}` for anything else; plain text from skills
+ * built elsewhere.
+ */
+export function guestErrorMessage(raw: string): string {
+  try {
+    const v = JSON.parse(raw) as { error?: { tag?: unknown; val?: unknown }; message?: unknown };
+    if (v && typeof v === 'object') {
+      if (v.error && typeof v.error.tag === 'string') return `${v.error.tag}: ${String(v.error.val)}`;
+      if (typeof v.message === 'string') return v.message;
+    }
+  } catch {
+    // not JSON: the text itself
+  }
+  return raw;
+}

@@ -1,0 +1,659 @@
+/**
+ * SkillRegistry: the installed skills, in SQLite, with their components stored content-addressed
+ * next to the database. Several processes may share one store: WAL, a busy timeout, schema
+ * migrations keyed on `PRAGMA user_version`, and every check-then-write under the write lock.
+ *
+ * ```
+ * <store>/db.sqlite                   skills, usage figures, audit trail
+ * <store>/components/<sha256>.wasm    one file per distinct component
+ * <store>/cache/                      the loader's prepared components
+ * ```
+ */
+
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { AUDIT_SCHEMA_SQL, AuditTrail } from './audit.js';
+import { assertSkillImports, componentImports } from './build/inspect-component.js';
+import {
+  IntegrityError,
+  ManifestError,
+  PolicyViolationError,
+  SkillError,
+  SkillModuleNotFoundError,
+  SkillNotEnabledError,
+} from './errors.js';
+import { isSha256Hex, registryDbPath, resolveHome } from './home.js';
+import { diffPermissions, loadManifest } from './manifest.js';
+import { checkManifestAgainstPolicy, DEFAULT_HOST_POLICY, type HostPolicy } from './policy.js';
+import type { AuditEvent, AuditEventInput, AuditLogger, AuditQuery, SkillManifest } from './types.js';
+
+export interface InstalledSkill {
+  id: string;
+  name: string;
+  version: string;
+  description: string;
+  manifest: SkillManifest;
+  enabled: boolean;
+  /** sha256 (hex) of the stored component. */
+  componentHash: string;
+  /** `<store>/components/<componentHash>.wasm`. */
+  componentPath: string;
+  componentSize: number;
+  /** The component's imports as recorded at install (all within `agentos:skill`). */
+  imports: string[];
+  /** Absolute folder it was installed from. */
+  sourceDir: string;
+  installedAt: string;
+  updatedAt: string;
+}
+
+export interface InstallResult extends InstalledSkill {
+  /** What this install asks for beyond the version it replaced; non-empty => it was disabled. */
+  addedPermissions: string[];
+  /** Version replaced by this install, if the id was installed before. */
+  previousVersion?: string | undefined;
+}
+
+export interface SkillRegistryOptions {
+  /** Database file. Default `<home>/store/skill/db.sqlite`. */
+  path?: string | undefined;
+  /** agentos home. Default `$AGENTOS_HOME`, else `~/.agentos`. */
+  home?: string | undefined;
+  /** Receives every audit event (pino-compatible). */
+  logger?: AuditLogger | undefined;
+  /** The operator's policy every install and enable is checked against. Default `DEFAULT_HOST_POLICY`. */
+  hostPolicy?: HostPolicy | undefined;
+}
+
+export interface UsageFigures {
+  skillId: string;
+  invocations: number;
+  failures: number;
+  /** Failures per error code (`TIMEOUT`, `PERMISSION_DENIED`, ...; `UNKNOWN` when none was given). */
+  failuresByCode: Record<string, number>;
+  totalMs: number;
+  meanMs: number;
+  maxMs: number;
+  lastAt: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema migrations. Append only: each runs once, in its own transaction, and bumps user_version.
+
+type Migration = (db: Database.Database) => void;
+
+export const MIGRATIONS: readonly Migration[] = [
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS skills (
+        id             TEXT PRIMARY KEY,
+        name           TEXT NOT NULL,
+        version        TEXT NOT NULL,
+        description    TEXT NOT NULL,
+        manifest       TEXT NOT NULL,
+        enabled        INTEGER NOT NULL DEFAULT 0 CHECK (enabled IN (0, 1)),
+        component_hash TEXT NOT NULL,
+        component_size INTEGER NOT NULL,
+        imports        TEXT NOT NULL,
+        source_dir     TEXT NOT NULL,
+        installed_at   TEXT NOT NULL,
+        updated_at     TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS skills_component_hash ON skills (component_hash);
+    `);
+    db.exec(AUDIT_SCHEMA_SQL);
+  },
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS skill_usage (
+        skill_id    TEXT PRIMARY KEY,
+        invocations INTEGER NOT NULL DEFAULT 0,
+        failures    INTEGER NOT NULL DEFAULT 0,
+        total_ms    REAL NOT NULL DEFAULT 0,
+        max_ms      REAL NOT NULL DEFAULT 0,
+        last_at     TEXT
+      );
+      CREATE TABLE IF NOT EXISTS skill_usage_failures (
+        skill_id TEXT NOT NULL,
+        code     TEXT NOT NULL,
+        count    INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (skill_id, code)
+      );
+    `);
+  },
+];
+
+/** Bring `db` to the latest schema. Safe to call from several processes at once. */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number {
+  const current = () => db.pragma('user_version', { simple: true }) as number;
+  if (current() > migrations.length) {
+    throw new SkillError(
+      'EXECUTION_ERROR',
+      `the skill store ${db.name} has schema version ${current()}, newer than this version of @agentos/skills understands (${migrations.length}); upgrade it`,
+    );
+  }
+  for (let i = 0; i < migrations.length; i++) {
+    if (current() > i) continue;
+    const step = db.transaction(() => {
+      // Re-read under the write lock: another process may have run this step meanwhile.
+      if (current() > i) return;
+      migrations[i]!(db);
+      db.pragma(`user_version = ${i + 1}`);
+    });
+    step.immediate();
+  }
+  return current();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface SkillRow {
+  id: string;
+  name: string;
+  version: string;
+  description: string;
+  manifest: string;
+  enabled: number;
+  component_hash: string;
+  component_size: number;
+  imports: string;
+  source_dir: string;
+  installed_at: string;
+  updated_at: string;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Write `bytes` to `file` so that `file` is either absent or complete: temp file, fsync, rename. */
+function writeFileAtomic(file: string, bytes: Uint8Array): void {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.tmp-${path.basename(file)}-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const fd = openSync(tmp, 'wx', 0o644);
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, file);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    throw e;
+  }
+  try {
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // Directory fsync is best effort (not supported everywhere).
+  }
+}
+
+function fileHasHash(file: string, hash: string): boolean {
+  try {
+    return sha256(readFileSync(file)) === hash;
+  } catch {
+    return false;
+  }
+}
+
+function unlinkIfPresent(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+export class SkillRegistry {
+  /** Database file. */
+  readonly path: string;
+  /** agentos home the store belongs to (the database's folder when only `path` was given). */
+  readonly home: string;
+  /** `<store>/components`. */
+  readonly componentsDir: string;
+  readonly audit: AuditTrail;
+  readonly hostPolicy: HostPolicy;
+  private readonly db: Database.Database;
+  private readonly storeDir: string;
+  private readonly logger: AuditLogger | undefined;
+  private readonly stmts: ReturnType<SkillRegistry['prepareStatements']>;
+  private closed = false;
+
+  constructor(opts: string | SkillRegistryOptions = {}) {
+    const o: SkillRegistryOptions = typeof opts === 'string' ? { path: opts } : opts;
+    if (o.path !== undefined) {
+      this.path = path.resolve(o.path);
+      this.home = o.home !== undefined ? resolveHome(o.home) : path.dirname(this.path);
+    } else {
+      this.home = resolveHome(o.home);
+      this.path = registryDbPath(this.home);
+    }
+    this.storeDir = path.dirname(this.path);
+    this.componentsDir = path.join(this.storeDir, 'components');
+    this.hostPolicy = o.hostPolicy ?? DEFAULT_HOST_POLICY;
+    this.logger = o.logger;
+
+    mkdirSync(this.componentsDir, { recursive: true });
+    mkdirSync(path.join(this.storeDir, 'cache'), { recursive: true });
+    this.db = new Database(this.path, { timeout: 5000 });
+    try {
+      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma('journal_mode = WAL');
+      // WAL + NORMAL: a crashed process never loses a committed write; only an OS crash or power
+      // loss may lose the last few commits.
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+      this.stmts = this.prepareStatements();
+      this.audit = new AuditTrail(this.db, { logger: o.logger, ensureSchema: false });
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
+  }
+
+  private prepareStatements() {
+    const db = this.db;
+    return {
+      get: db.prepare('SELECT * FROM skills WHERE id = ?'),
+      list: db.prepare('SELECT * FROM skills ORDER BY id'),
+      upsert: db.prepare(`
+        INSERT INTO skills (id, name, version, description, manifest, enabled, component_hash, component_size, imports, source_dir, installed_at, updated_at)
+        VALUES (@id, @name, @version, @description, @manifest, @enabled, @component_hash, @component_size, @imports, @source_dir, @installed_at, @updated_at)
+        ON CONFLICT (id) DO UPDATE SET
+          name = excluded.name, version = excluded.version, description = excluded.description,
+          manifest = excluded.manifest, enabled = excluded.enabled, component_hash = excluded.component_hash,
+          component_size = excluded.component_size, imports = excluded.imports, source_dir = excluded.source_dir,
+          updated_at = excluded.updated_at`),
+      setEnabled: db.prepare('UPDATE skills SET enabled = ?, updated_at = ? WHERE id = ?'),
+      delete: db.prepare('DELETE FROM skills WHERE id = ?'),
+      hashRefs: db.prepare('SELECT count(*) AS n FROM skills WHERE component_hash = ?'),
+      usageUpsert: db.prepare(`
+        INSERT INTO skill_usage (skill_id, invocations, failures, total_ms, max_ms, last_at)
+        VALUES (@skillId, 1, @failed, @ms, @ms, @at)
+        ON CONFLICT (skill_id) DO UPDATE SET
+          invocations = invocations + 1, failures = failures + @failed, total_ms = total_ms + @ms,
+          max_ms = max(max_ms, @ms), last_at = @at`),
+      usageCodeUpsert: db.prepare(`
+        INSERT INTO skill_usage_failures (skill_id, code, count) VALUES (?, ?, 1)
+        ON CONFLICT (skill_id, code) DO UPDATE SET count = count + 1`),
+      usageGet: db.prepare('SELECT * FROM skill_usage WHERE skill_id = ?'),
+      usageAll: db.prepare('SELECT * FROM skill_usage ORDER BY skill_id'),
+      usageCodes: db.prepare('SELECT code, count FROM skill_usage_failures WHERE skill_id = ? ORDER BY code'),
+      usageDelete: db.prepare('DELETE FROM skill_usage WHERE skill_id = ?'),
+      usageCodesDelete: db.prepare('DELETE FROM skill_usage_failures WHERE skill_id = ?'),
+    };
+  }
+
+  /** `<store>/cache`: where the loader keeps prepared components. */
+  get cacheDir(): string {
+    return path.join(this.storeDir, 'cache');
+  }
+
+  /** Where the component with this sha256 is stored. */
+  componentPath(hash: string): string {
+    if (!isSha256Hex(hash)) throw new TypeError(`not a sha256 hex digest: ${JSON.stringify(hash)}`);
+    return path.join(this.componentsDir, `${hash}.wasm`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Install
+
+  /**
+   * Install (or re-install) the skill in `dir`: validate its manifest, check its component's
+   * imports and the host policy, store the component, record the skill. New skills start
+   * disabled; a re-install that asks for more permissions than the installed version is
+   * disabled too (see `addedPermissions`), otherwise it keeps its enabled state.
+   *
+   * Nothing is written unless everything passed: a failed install leaves the database and the
+   * components folder as they were.
+   *
+   * @throws ManifestError (manifest missing/invalid, component path escaping through a symlink),
+   *   SkillModuleNotFoundError (component not built), IntegrityError (not a component, or it
+   *   imports anything outside `agentos:skill`), PolicyViolationError (asks more than the host allows).
+   */
+  async install(dir: string): Promise<InstallResult> {
+    this.assertOpen();
+    const sourceDir = path.resolve(dir);
+    let manifest: SkillManifest | undefined;
+    try {
+      const loaded = await loadManifest(sourceDir);
+      manifest = loaded.manifest;
+      const skillId = manifest.id;
+      const componentFile = path.resolve(sourceDir, manifest.component);
+      const bytes = await this.readComponent(sourceDir, componentFile, loaded.file, skillId);
+      const imports = await this.checkImports(bytes, componentFile, skillId);
+
+      const violations = checkManifestAgainstPolicy(manifest, this.hostPolicy);
+      if (violations.length > 0) throw new PolicyViolationError(violations, { skillId });
+
+      return this.store(manifest, bytes, imports, sourceDir);
+    } catch (e) {
+      this.logFailure('install failed', e, { dir: sourceDir, skillId: manifest?.id });
+      throw e;
+    }
+  }
+
+  private async readComponent(sourceDir: string, file: string, manifestFile: string, skillId: string): Promise<Uint8Array> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        throw new SkillModuleNotFoundError(
+          file,
+          `component of '${skillId}' not found at ${file}; build it first: npm run build-skill -- ${sourceDir}`,
+          { skillId, cause: e },
+        );
+      }
+      if (code === 'EISDIR') {
+        throw new SkillModuleNotFoundError(file, `component of '${skillId}' at ${file} is a directory, not a .wasm file`, { skillId, cause: e });
+      }
+      throw e;
+    }
+    // The manifest cannot say `..`, but a symlink inside the folder could still point outside it.
+    const [realDir, realFile] = await Promise.all([realpath(sourceDir), realpath(file)]);
+    const rel = path.relative(realDir, realFile);
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+      throw new ManifestError(manifestFile, [{ path: 'component', message: `resolves to ${realFile}, outside the skill folder ${realDir}` }], { skillId });
+    }
+    return bytes;
+  }
+
+  private async checkImports(bytes: Uint8Array, file: string, skillId: string): Promise<string[]> {
+    let imports: string[];
+    try {
+      imports = await componentImports(bytes);
+    } catch (e) {
+      if (e instanceof SkillError) throw e;
+      throw new IntegrityError(
+        'a WebAssembly component',
+        'unreadable',
+        `${file} is not a valid WebAssembly component: ${(e as Error).message}`,
+        { skillId, cause: e },
+      );
+    }
+    try {
+      assertSkillImports(imports, file);
+    } catch (e) {
+      if (e instanceof SkillError) throw e;
+      throw new IntegrityError(
+        'imports within agentos:skill only',
+        imports.join(', '),
+        `${file} cannot be installed: ${(e as Error).message}`,
+        { skillId, cause: e },
+      );
+    }
+    return imports;
+  }
+
+  private store(manifest: SkillManifest, bytes: Uint8Array, imports: string[], sourceDir: string): InstallResult {
+    const hash = sha256(bytes);
+    const target = this.componentPath(hash);
+    const ensureComponent = (): boolean => {
+      if (existsSync(target) && fileHasHash(target, hash)) return false;
+      writeFileAtomic(target, bytes);
+      return true;
+    };
+    // Written before the transaction (the slow part), and checked again under the write lock:
+    // another process's uninstall may have collected it meanwhile.
+    let wrote = ensureComponent();
+    const now = new Date().toISOString();
+    let previous: InstalledSkill | undefined;
+    let added: string[] = [];
+    const tx = this.db.transaction(() => {
+      const oldRow = this.stmts.get.get(manifest.id) as SkillRow | undefined;
+      previous = oldRow ? this.toSkill(oldRow) : undefined;
+      added = previous ? diffPermissions(previous.manifest, manifest) : [];
+      const enabled = previous ? previous.enabled && added.length === 0 : false;
+      if (!existsSync(target)) wrote = ensureComponent() || wrote;
+      this.stmts.upsert.run({
+        id: manifest.id,
+        name: manifest.name,
+        version: manifest.version,
+        description: manifest.description,
+        manifest: JSON.stringify(manifest),
+        enabled: enabled ? 1 : 0,
+        component_hash: hash,
+        component_size: bytes.length,
+        imports: JSON.stringify(imports),
+        source_dir: sourceDir,
+        installed_at: previous?.installedAt ?? now,
+        updated_at: now,
+      });
+    });
+    try {
+      tx.immediate();
+    } catch (e) {
+      if (wrote) this.collectComponent(hash);
+      throw e;
+    }
+    if (previous && previous.componentHash !== hash) this.collectComponent(previous.componentHash);
+
+    const skill = this.get(manifest.id)!;
+    this.audit.record({
+      type: 'installed',
+      skillId: skill.id,
+      reason: previous
+        ? `re-installed ${previous.version} -> ${skill.version}${added.length ? `; disabled, new permissions: ${added.join('; ')}` : ''}`
+        : `installed ${skill.version}`,
+      target: sourceDir,
+      meta: {
+        version: skill.version,
+        previousVersion: previous?.version,
+        componentHash: hash,
+        addedPermissions: added.length ? added : undefined,
+        enabled: skill.enabled,
+      },
+    });
+    return { ...skill, addedPermissions: added, previousVersion: previous?.version };
+  }
+
+  /** Delete a stored component if no skill references it (under the write lock). */
+  private collectComponent(hash: string): void {
+    try {
+      this.db
+        .transaction(() => {
+          const { n } = this.stmts.hashRefs.get(hash) as { n: number };
+          if (n === 0) unlinkIfPresent(this.componentPath(hash));
+        })
+        .immediate();
+    } catch (e) {
+      // A leftover file is harmless (content-addressed); note it and move on.
+      this.logFailure('could not remove unreferenced component', e, { hash });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // State changes
+
+  /** Enable an installed skill, after re-checking it against the host policy. */
+  enable(id: string): InstalledSkill {
+    this.assertOpen();
+    const skill = this.mustGet(id);
+    const violations = checkManifestAgainstPolicy(skill.manifest, this.hostPolicy);
+    if (violations.length > 0) {
+      this.logFailure('enable refused by host policy', new PolicyViolationError(violations, { skillId: id }), { skillId: id });
+      throw new PolicyViolationError(violations, { skillId: id });
+    }
+    return this.setEnabled(id, true);
+  }
+
+  disable(id: string): InstalledSkill {
+    this.assertOpen();
+    this.mustGet(id);
+    return this.setEnabled(id, false);
+  }
+
+  private setEnabled(id: string, enabled: boolean): InstalledSkill {
+    const changes = this.stmts.setEnabled.run(enabled ? 1 : 0, new Date().toISOString(), id).changes;
+    if (changes === 0) throw new SkillNotEnabledError('not_installed', { skillId: id });
+    const skill = this.get(id)!;
+    this.audit.record({ type: enabled ? 'enabled' : 'disabled', skillId: id, meta: { version: skill.version } });
+    return skill;
+  }
+
+  /** Remove a skill, its usage figures, and its component file unless another skill shares it. */
+  uninstall(id: string): InstalledSkill {
+    this.assertOpen();
+    let removed: InstalledSkill | undefined;
+    this.db
+      .transaction(() => {
+        const row = this.stmts.get.get(id) as SkillRow | undefined;
+        if (!row) return;
+        removed = this.toSkill(row);
+        this.stmts.delete.run(id);
+        this.stmts.usageDelete.run(id);
+        this.stmts.usageCodesDelete.run(id);
+      })
+      .immediate();
+    if (!removed) throw new SkillNotEnabledError('not_installed', { skillId: id });
+    this.collectComponent(removed.componentHash);
+    this.audit.record({ type: 'uninstalled', skillId: id, meta: { version: removed.version, componentHash: removed.componentHash } });
+    return removed;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads
+
+  list(): InstalledSkill[] {
+    this.assertOpen();
+    return (this.stmts.list.all() as SkillRow[]).map((r) => this.toSkill(r));
+  }
+
+  get(id: string): InstalledSkill | undefined {
+    this.assertOpen();
+    const row = this.stmts.get.get(id) as SkillRow | undefined;
+    return row ? this.toSkill(row) : undefined;
+  }
+
+  isEnabled(id: string): boolean {
+    return this.get(id)?.enabled ?? false;
+  }
+
+  private mustGet(id: string): InstalledSkill {
+    const s = this.get(id);
+    if (!s) throw new SkillNotEnabledError('not_installed', { skillId: id });
+    return s;
+  }
+
+  private toSkill(r: SkillRow): InstalledSkill {
+    return {
+      id: r.id,
+      name: r.name,
+      version: r.version,
+      description: r.description,
+      manifest: JSON.parse(r.manifest) as SkillManifest,
+      enabled: r.enabled === 1,
+      componentHash: r.component_hash,
+      componentPath: this.componentPath(r.component_hash),
+      componentSize: r.component_size,
+      imports: JSON.parse(r.imports) as string[],
+      sourceDir: r.source_dir,
+      installedAt: r.installed_at,
+      updatedAt: r.updated_at,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Audit and usage
+
+  /** Audit events, newest first (default limit 100). */
+  auditEvents(q: AuditQuery = {}): AuditEvent[] {
+    this.assertOpen();
+    return this.audit.query(q);
+  }
+
+  recordAudit(e: AuditEventInput): AuditEvent {
+    this.assertOpen();
+    return this.audit.record(e);
+  }
+
+  /** Count one invocation of `skillId` (one upsert, two on failure, in one transaction). */
+  recordUsage(skillId: string, u: { ok: boolean; code?: string | undefined; ms: number }): void {
+    this.assertOpen();
+    const ms = Number.isFinite(u.ms) && u.ms > 0 ? u.ms : 0;
+    this.db.transaction(() => {
+      this.stmts.usageUpsert.run({ skillId, failed: u.ok ? 0 : 1, ms, at: new Date().toISOString() });
+      if (!u.ok) this.stmts.usageCodeUpsert.run(skillId, u.code ?? 'UNKNOWN');
+    })();
+  }
+
+  /** Usage figures of one skill (zeros if never invoked), or of every skill invoked so far. */
+  usage(skillId: string): UsageFigures;
+  usage(): UsageFigures[];
+  usage(skillId?: string): UsageFigures | UsageFigures[] {
+    this.assertOpen();
+    type UsageRow = { skill_id: string; invocations: number; failures: number; total_ms: number; max_ms: number; last_at: string | null };
+    const figures = (r: UsageRow): UsageFigures => {
+      const codes = this.stmts.usageCodes.all(r.skill_id) as { code: string; count: number }[];
+      return {
+        skillId: r.skill_id,
+        invocations: r.invocations,
+        failures: r.failures,
+        failuresByCode: Object.fromEntries(codes.map((c) => [c.code, c.count])),
+        totalMs: r.total_ms,
+        meanMs: r.invocations > 0 ? r.total_ms / r.invocations : 0,
+        maxMs: r.max_ms,
+        lastAt: r.last_at,
+      };
+    };
+    if (skillId === undefined) return (this.stmts.usageAll.all() as UsageRow[]).map(figures);
+    const row = this.stmts.usageGet.get(skillId) as UsageRow | undefined;
+    return figures(row ?? { skill_id: skillId, invocations: 0, failures: 0, total_ms: 0, max_ms: 0, last_at: null });
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** Schema version of the open database (PRAGMA user_version). */
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.audit.flush();
+    } catch {
+      /* nothing more can be done; the logger already has them */
+    }
+    this.closed = true;
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SkillError('CLOSED', `the skill registry ${this.path} is closed`);
+  }
+
+  private logFailure(msg: string, err: unknown, ctx: Record<string, unknown>): void {
+    try {
+      const e = err as { code?: unknown; message?: unknown };
+      this.logger?.warn?.({ kind: 'registry', ...ctx, code: e?.code, error: String(e?.message ?? err) }, msg);
+    } catch {
+      /* a broken logger must not break the registry */
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Serves a guest's host calls during one invocation: counts them against the invocation's
+ * caps, hands each to its capability (whose guard decides before any I/O), audits denials and
+ * limit hits, and remembers them so the invocation fails even if the guest swallowed the error.
+ */
+import type { FsCapability } from '../capabilities/fs.js';
+import type { NetCapability } from '../capabilities/net.js';
+import type { CapResult, Denial, GuestError, LimitHit } from '../capabilities/types.js';
+import type { LimitKind } from '../errors.js';
+import type { AuditEventInput } from '../types.js';
+import type { HostCallHandler } from './skill-worker.js';
+import type { CallMsg, ReplyMsg } from './protocol.js';
+
+export interface SkillCapabilities {
+  fs: FsCapability;
+  net: NetCapability;
+}
+
+export interface CallCaps {
+  maxHostCalls: number;
+  maxIoBytes: number;
+}
+
+/** What happened during one invocation that outlives the guest's view of it. */
+export interface InvocationRecord {
+  invocationId: string;
+  skillId: string;
+  command: string;
+  hostCalls: number;
+  ioBytes: number;
+  denial?: Denial | undefined;
+  limit?: { limit: LimitKind; max: number; message: string } | undefined;
+}
+
+export function createHostCallHandler(
+  caps: SkillCapabilities,
+  limits: CallCaps,
+  record: InvocationRecord,
+  signal: AbortSignal,
+  audit: (e: AuditEventInput) => void,
+): HostCallHandler {
+  const ctx = { signal };
+
+  const limitHit = (l: LimitHit | { limit: LimitKind; max: number; message: string }, target: string, operation: string) => {
+    if (!record.limit) record.limit = { limit: l.limit, max: l.max, message: l.message };
+    audit({
+      type: 'limit_exceeded',
+      invocationId: record.invocationId,
+      skillId: record.skillId,
+      command: record.command,
+      target,
+      operation,
+      reason: l.message,
+      meta: { limit: l.limit, max: l.max },
+    });
+  };
+
+  const fail = (err: GuestError): { reply: ReplyMsg } => ({ reply: { t: 'reply', ok: false, err } });
+
+  function answer<T>(
+    r: CapResult<T>,
+    target: string,
+    operation: string,
+    ok: (v: T) => { reply: ReplyMsg; payload?: Uint8Array | undefined },
+  ) {
+    if (r.ok) return ok(r.value);
+    if (r.denial) {
+      if (!record.denial) record.denial = r.denial;
+      audit({
+        type: 'permission_denied',
+        invocationId: record.invocationId,
+        skillId: record.skillId,
+        command: record.command,
+        capability: r.denial.capability,
+        target: r.denial.target,
+        operation: r.denial.operation,
+        reason: r.denial.reason,
+        meta: { rule: r.denial.rule },
+      });
+    }
+    if (r.limit) limitHit(r.limit, target, operation);
+    return fail(r.error);
+  }
+
+  const countIo = (n: number, target: string, operation: string): GuestError | undefined => {
+    record.ioBytes += n;
+    if (record.ioBytes <= limits.maxIoBytes) return undefined;
+    const message = `more than ${limits.maxIoBytes} bytes of I/O in one invocation`;
+    limitHit({ limit: 'io_bytes', max: limits.maxIoBytes, message }, target, operation);
+    return { tag: 'limit', val: message };
+  };
+
+  return async (call: CallMsg, payload: Uint8Array | undefined) => {
+    const target = call.path ?? call.req?.url ?? '';
+    const operation = call.fn.slice(call.fn.indexOf('.') + 1);
+    if (++record.hostCalls > limits.maxHostCalls) {
+      const message = `more than ${limits.maxHostCalls} host calls in one invocation`;
+      limitHit({ limit: 'host_calls', max: limits.maxHostCalls, message }, target, operation);
+      return fail({ tag: 'limit', val: message });
+    }
+    const path = call.path ?? '';
+    switch (call.fn) {
+      case 'fs.read-file':
+        return answer(await caps.fs.readFile(path, ctx), target, operation, (data) => {
+          const over = countIo(data.byteLength, target, operation);
+          return over ? fail(over) : { reply: { t: 'reply', ok: true }, payload: data };
+        });
+      case 'fs.write-file': {
+        const data = payload ?? new Uint8Array(0);
+        const over = countIo(data.byteLength, target, operation);
+        if (over) return fail(over);
+        return answer(await caps.fs.writeFile(path, data, ctx), target, operation, () => ({
+          reply: { t: 'reply', ok: true },
+        }));
+      }
+      case 'fs.list-dir':
+        return answer(await caps.fs.listDir(path, ctx), target, operation, (v) => ({ reply: { t: 'reply', ok: true, v } }));
+      case 'fs.stat':
+        return answer(await caps.fs.stat(path, ctx), target, operation, (v) => ({ reply: { t: 'reply', ok: true, v } }));
+      case 'fs.remove':
+        return answer(await caps.fs.remove(path, ctx), target, operation, () => ({ reply: { t: 'reply', ok: true } }));
+      case 'fs.make-dir':
+        return answer(await caps.fs.makeDir(path, ctx), target, operation, () => ({ reply: { t: 'reply', ok: true } }));
+      case 'net.fetch': {
+        const req = call.req ?? { method: 'GET', url: '', headers: [] };
+        const over = countIo(payload?.byteLength ?? 0, target, req.method);
+        if (over) return fail(over);
+        const r = await caps.net.fetch({ ...req, body: payload }, ctx);
+        return answer(r, target, req.method, (res) => {
+          const over2 = countIo(res.body.byteLength, target, req.method);
+          if (over2) return fail(over2);
+          return { reply: { t: 'reply', ok: true, v: { status: res.status, headers: res.headers } }, payload: res.body };
+        });
+      }
+      default:
+        return fail({ tag: 'invalid', val: `unknown host function ${String((call as { fn: unknown }).fn)}` });
+    }
+  };
+}

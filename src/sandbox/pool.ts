@@ -1,0 +1,186 @@
+/**
+ * The worker pool: warm skill instances reused across invocations, a global cap on threads,
+ * a bounded FIFO queue beyond it, and idle reaping.
+ *
+ * Workers are keyed (skill id + component hash + instance settings), so an invocation only
+ * ever gets an instance of its own skill version. When the pool is full and a waiter needs a
+ * key that has no idle worker, an idle worker of another key is evicted to make room.
+ */
+import { InvocationAbortedError, InvokerClosedError, QueueFullError } from '../errors.js';
+import { SkillWorker, type PreparedModules, type WorkerSettings } from './skill-worker.js';
+
+export interface PoolOptions {
+  /** Most worker threads alive at once, all skills together. */
+  maxWorkers: number;
+  /** Most invocations waiting for a worker; beyond it `QueueFullError`. */
+  maxQueue: number;
+  /** Idle workers older than this are ended. 0 disables reaping. */
+  idleMs: number;
+}
+
+export interface WorkerSpec {
+  key: string;
+  prepared: PreparedModules;
+  settings: WorkerSettings;
+}
+
+interface Waiter {
+  spec: WorkerSpec;
+  resolve: (w: SkillWorker) => void;
+  reject: (e: unknown) => void;
+  signal?: AbortSignal | undefined;
+  onAbort?: () => void;
+}
+
+export class WorkerPool {
+  private readonly idle = new Map<string, SkillWorker[]>();
+  private readonly all = new Set<SkillWorker>();
+  private readonly queue: Waiter[] = [];
+  private reaper: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: PoolOptions) {
+    if (opts.idleMs > 0) {
+      this.reaper = setInterval(() => this.reap(), Math.max(1000, Math.floor(opts.idleMs / 2)));
+      this.reaper.unref();
+    }
+  }
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** A ready worker for `spec.key`: idle, new, or after waiting in the queue. */
+  async acquire(spec: WorkerSpec, signal?: AbortSignal): Promise<SkillWorker> {
+    if (this.closed) throw new InvokerClosedError();
+    const w = this.tryTake(spec);
+    if (w) return this.whenReady(w, spec, signal);
+    if (this.queue.length >= this.opts.maxQueue) throw new QueueFullError(this.opts.maxQueue);
+    const worker = await new Promise<SkillWorker>((resolve, reject) => {
+      const waiter: Waiter = { spec, resolve, reject, signal };
+      if (signal) {
+        waiter.onAbort = () => {
+          const i = this.queue.indexOf(waiter);
+          if (i >= 0) this.queue.splice(i, 1);
+          reject(new InvocationAbortedError());
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.queue.push(waiter);
+    });
+    return this.whenReady(worker, spec, signal);
+  }
+
+  /** Gives a healthy worker back after an invocation. */
+  release(w: SkillWorker): void {
+    if (!w.alive || this.closed) {
+      this.discard(w);
+      return;
+    }
+    const list = this.idle.get(w.key) ?? [];
+    list.push(w);
+    this.idle.set(w.key, list);
+    this.drain();
+  }
+
+  /** Ends a worker that must not be reused (trap, timeout, limit); its slot is freed. */
+  discard(w: SkillWorker): void {
+    this.all.delete(w);
+    const list = this.idle.get(w.key);
+    if (list) {
+      const i = list.indexOf(w);
+      if (i >= 0) list.splice(i, 1);
+    }
+    void w.terminate();
+    this.drain();
+  }
+
+  /** Ends every idle worker of keys matching `pred` (a skill disabled or replaced). */
+  evict(pred: (key: string) => boolean): void {
+    for (const [key, list] of this.idle) {
+      if (!pred(key)) continue;
+      for (const w of list.splice(0)) {
+        this.all.delete(w);
+        void w.terminate();
+      }
+    }
+    this.drain();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reaper) clearInterval(this.reaper);
+    for (const q of this.queue.splice(0)) q.reject(new InvokerClosedError());
+    const all = [...this.all];
+    this.all.clear();
+    this.idle.clear();
+    await Promise.all(all.map((w) => w.terminate()));
+  }
+
+  private async whenReady(w: SkillWorker, spec: WorkerSpec, signal?: AbortSignal): Promise<SkillWorker> {
+    try {
+      await w.ready;
+      return w;
+    } catch (e) {
+      this.discard(w);
+      if (signal?.aborted) throw new InvocationAbortedError();
+      throw e;
+    }
+  }
+
+  private tryTake(spec: WorkerSpec): SkillWorker | undefined {
+    const list = this.idle.get(spec.key);
+    while (list && list.length) {
+      const w = list.pop()!;
+      if (w.alive) return w;
+      this.all.delete(w);
+    }
+    if (this.all.size < this.opts.maxWorkers) return this.spawn(spec);
+    // Full: make room by ending an idle worker of another skill, least recently used first.
+    let victim: SkillWorker | undefined;
+    for (const l of this.idle.values()) for (const w of l) if (!victim || w.lastUsed < victim.lastUsed) victim = w;
+    if (!victim) return undefined;
+    this.discardQuietly(victim);
+    return this.spawn(spec);
+  }
+
+  private discardQuietly(w: SkillWorker): void {
+    this.all.delete(w);
+    const list = this.idle.get(w.key);
+    if (list) list.splice(list.indexOf(w), 1);
+    void w.terminate();
+  }
+
+  private spawn(spec: WorkerSpec): SkillWorker {
+    const w = new SkillWorker(spec.key, spec.prepared, spec.settings);
+    this.all.add(w);
+    return w;
+  }
+
+  private drain(): void {
+    for (let i = 0; i < this.queue.length; ) {
+      const waiter = this.queue[i]!;
+      const w = this.tryTake(waiter.spec);
+      if (!w) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
+      waiter.resolve(w);
+    }
+  }
+
+  private reap(): void {
+    const cutoff = Date.now() - this.opts.idleMs;
+    for (const list of this.idle.values()) {
+      for (const w of [...list]) {
+        if (w.lastUsed < cutoff) this.discardQuietly(w);
+      }
+    }
+  }
+}
