@@ -9,7 +9,7 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isSeq, LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { z } from 'zod';
 import { ManifestError, type ManifestIssue } from './errors.js';
 import type { JsonSchema, SkillManifest } from './types.js';
@@ -34,10 +34,10 @@ const MAX_MEMORY_MB = 4096;
 // Schema
 
 /** A path relative to the skill folder that stays inside it. */
-function relativePathInside(what: string) {
+function relativePathInside() {
   return z.string().superRefine((p, ctx) => {
     const problem = relativePathProblem(p);
-    if (problem) ctx.addIssue({ code: 'custom', message: `${what} ${problem}, found ${JSON.stringify(p)}` });
+    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, found ${JSON.stringify(p)}` });
   });
 }
 
@@ -121,8 +121,8 @@ export const manifestSchema = z.strictObject({
   name: z.string().min(1),
   version: z.string().regex(SEMVER_RE),
   description: z.string(),
-  entry: relativePathInside('entry').optional(),
-  component: relativePathInside('component'),
+  entry: relativePathInside().optional(),
+  component: relativePathInside(),
   engine: z.enum(['quickjs', 'starlingmonkey']).optional(),
   commands: z
     .record(z.string(), commandSpec)
@@ -190,7 +190,15 @@ function valueAt(root: unknown, p: readonly Key[]): unknown {
   return v;
 }
 
+class WrittenAs {
+  constructor(
+    readonly value: number,
+    readonly source: string,
+  ) {}
+}
+
 function describe(v: unknown): string {
+  if (v instanceof WrittenAs) return `the number ${v.source} (quote it to make it a string)`;
   if (v === undefined) return 'nothing';
   if (v === null) return 'null (empty value)';
   if (Array.isArray(v)) return 'a list';
@@ -236,15 +244,20 @@ function suggestion(key: string, known: readonly string[] | undefined): string {
       best = k;
     }
   }
-  const hint = best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean '${best}'?)` : '';
-  return `${hint}; allowed keys: ${known.join(', ')}`;
+  const hint = best !== undefined && bestD <= Math.max(1, Math.floor(key.length / 3)) ? ` (did you mean '${best}'?)` : '';
+  return `${hint} (allowed keys: ${known.join(', ')})`;
 }
 
-function toIssues(error: z.ZodError, data: unknown): ManifestIssue[] {
+/** How a scalar was written in the YAML text, when that differs from its value (`1.0` vs 1). */
+type SourceOf = (p: readonly Key[]) => string | undefined;
+
+function toIssues(error: z.ZodError, data: unknown, sourceOf: SourceOf): ManifestIssue[] {
   const out: ManifestIssue[] = [];
   for (const issue of error.issues) {
     const p = issue.path.filter((k): k is Key => typeof k === 'string' || typeof k === 'number');
-    const found = valueAt(data, p);
+    const value = valueAt(data, p);
+    const src = typeof value === 'number' ? sourceOf(p) : undefined;
+    const found: unknown = src !== undefined && src !== String(value) ? new WrittenAs(value as number, src) : value;
     const expectedHere = EXPECTED[pattern(p)];
     switch (issue.code) {
       case 'unrecognized_keys':
@@ -253,7 +266,7 @@ function toIssues(error: z.ZodError, data: unknown): ManifestIssue[] {
         }
         continue;
       case 'invalid_type': {
-        const expected = TYPE_WORDS[issue.expected] ?? issue.expected;
+        const expected = expectedHere ?? TYPE_WORDS[issue.expected] ?? issue.expected;
         out.push({
           path: formatPath(p),
           message: found === undefined ? `is required (expected ${expected})` : `expected ${expected}, found ${describe(found)}`,
@@ -310,7 +323,14 @@ export function parseManifest(text: string, file: string): SkillManifest {
   }
   const idGuess = typeof (data as Record<string, unknown>)['id'] === 'string' ? ((data as Record<string, unknown>)['id'] as string) : undefined;
   const r = manifestSchema.safeParse(data);
-  if (!r.success) throw new ManifestError(file, toIssues(r.error, data), { skillId: idGuess });
+  if (!r.success) {
+    const sourceOf: SourceOf = (p) => {
+      const node = doc.getIn(p, true);
+      if (!isScalar(node) || !node.range) return undefined;
+      return text.slice(node.range[0], node.range[1]);
+    };
+    throw new ManifestError(file, toIssues(r.error, data, sourceOf), { skillId: idGuess });
+  }
   return r.data as SkillManifest;
 }
 
@@ -365,7 +385,7 @@ export function permissionSummary(manifest: SkillManifest): PermissionSummary {
 /**
  * What `next` asks for beyond `prev`, one sentence each; empty when `next` asks for nothing
  * new. Compares entries as written (a new wildcard is new even if it covers an old host), and
- * treats a limit that was set and is now unset (host default) as grown.
+ * treats a limit moving to or from the host default as grown (the host default is not known here).
  */
 export function diffPermissions(prev: SkillManifest, next: SkillManifest): string[] {
   const a = permissionSummary(prev);
@@ -388,8 +408,10 @@ export function diffPermissions(prev: SkillManifest, next: SkillManifest): strin
   for (const k of ['timeout_ms', 'memory_mb'] as const) {
     const was = a.limits[k];
     const now = b.limits[k];
-    if (was === undefined || now === was) continue;
-    if (now === undefined) out.push(`limits: ${k} ${was} -> host default`);
+    if (now === was) continue;
+    // Without the host policy at hand, a change to or from the host default counts as growth.
+    if (was === undefined) out.push(`limits: ${k} host default -> ${now}`);
+    else if (now === undefined) out.push(`limits: ${k} ${was} -> host default`);
     else if (now > was) out.push(`limits: ${k} ${was} -> ${now}`);
   }
   return out;

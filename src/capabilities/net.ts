@@ -45,7 +45,7 @@
 import { promises as dnsPromises, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import { Client, type Dispatcher } from 'undici';
-import { decideAddress, decideUrl, type NetDecision, type NetPolicy } from '../guards/net-guard.js';
+import { decideAddress, decideUrl, type NetDenial, type NetPolicy } from '../guards/net-guard.js';
 import type { CallContext, CapResult, FetchLike, GuestErrorTag, NetHeader, NetRequest, NetResponse } from './types.js';
 
 export interface ResolvedAddress {
@@ -114,7 +114,6 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorizat
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // eslint-disable-next-line no-control-regex
 const BAD_HEADER_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
-const STANDARD_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
 
 type Failure = Extract<CapResult<never>, { ok: false }>;
 
@@ -122,7 +121,7 @@ function fail(tag: GuestErrorTag, val: string): Failure {
   return { ok: false, error: { tag, val } };
 }
 
-function denial(decision: Extract<NetDecision, { allow: false }>, target: string, operation: string): Failure {
+function denial(decision: NetDenial, target: string, operation: string): Failure {
   return {
     ok: false,
     error: { tag: decision.kind === 'invalid' ? 'invalid' : 'denied', val: decision.reason },
@@ -252,6 +251,9 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
     }
     const cl = res.headers['content-length'];
     const declared = typeof cl === 'string' && /^\d+$/.test(cl) ? Number(cl) : undefined;
+    // Destroying the body early (cap, redirect, deadline) emits an AbortError: errors are read
+    // through the iterator, this listener only keeps a late one from becoming an uncaught exception.
+    res.body.on('error', () => undefined);
     const iterator = res.body[Symbol.asyncIterator]();
     return {
       status: res.statusCode,
@@ -349,11 +351,10 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
     if (!req || typeof req.url !== 'string' || typeof req.method !== 'string' || !Array.isArray(req.headers)) {
       return fail('invalid', 'request must have a method, a url and a header list');
     }
-    let method = normalizeMethod(req.method);
-
     // The guard first: a forbidden URL is a denial whatever else is wrong with the request.
-    const first = decideUrl(policy, method, req.url);
-    if (!first.allow) return denial(first, req.url, method);
+    const first = decideUrl(policy, req.method, req.url);
+    if (!first.allow) return denial(first, req.url, req.method);
+    let method = first.method;
 
     if (method === 'CONNECT') return fail('invalid', 'method CONNECT is not supported');
     const body = req.body;
@@ -398,6 +399,7 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
       const d = decideUrl(policy, method, next.href);
       if (!d.allow) return denial(d, next.href, operation);
       url = d.url;
+      method = d.method;
     }
   }
 
@@ -487,11 +489,6 @@ async function defaultResolver(hostname: string): Promise<ResolvedAddress[]> {
 function literalIp(hostname: string): string | undefined {
   const h = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
   return isIP(h) ? h : undefined;
-}
-
-function normalizeMethod(method: string): string {
-  const upper = method.toUpperCase();
-  return STANDARD_METHODS.has(upper) ? upper : method;
 }
 
 type PinnedLookup = (

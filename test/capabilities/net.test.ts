@@ -223,6 +223,16 @@ describe('net.fetch through the real stack', () => {
     expect(bodyText(await net.fetch(get(`${srv.origin}/echo`), ctx()))).toBe('none');
   });
 
+  it('HEAD works, and a user-agent set by the skill replaces the default', async () => {
+    const srv = await startServer((req, res) => text(res, 200, 'not sent for HEAD', { 'x-ua': String(req.headers['user-agent']) }));
+    const net = reach([srv.origin]);
+    const r = await net.fetch({ method: 'head', url: srv.origin, headers: [{ name: 'User-Agent', value: 'my-skill/1' }] }, ctx());
+    expect(r.ok && r.value.status).toBe(200);
+    expect(r.ok && r.value.body.byteLength).toBe(0);
+    expect(header(r, 'x-ua')).toEqual(['my-skill/1']);
+    expect(srv.seen[0]?.method).toBe('HEAD');
+  });
+
   it('an IP-literal URL does not consult the resolver', async () => {
     const srv = await startServer(ok);
     const { calls, resolver } = scriptedResolver([v4('127.0.0.1')]);
@@ -313,7 +323,8 @@ describe('DNS: resolved once, every answer checked, the socket pinned to it', ()
   ])('a %s answer is denied', async (_label, answer) => {
     const srv = await startServer(ok);
     const { resolver } = scriptedResolver([answer]);
-    const net = cap([`http://api.test:${srv.port}`], { resolver, allowPrivateNetworks: false });
+    // short deadline: if the check were missing, the test fails fast instead of hanging on a connect
+    const net = cap([`http://api.test:${srv.port}`], { resolver, allowPrivateNetworks: false, timeoutMs: 500 });
     const r = await net.fetch(get(`http://api.test:${srv.port}/`), ctx());
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.tag).toBe('denied');
@@ -394,6 +405,20 @@ describe('redirects: followed by the host, every hop decided again', () => {
     const r = await net.fetch(get(`${a.origin}/`), ctx());
     expect(bodyText(r)).toBe(`b host=b.test:${b.port}`);
     expect(calls).toEqual(['b.test']);
+  });
+
+  it('a redirect whose name resolves to a metadata address is denied at the address check (even with private networks allowed)', async () => {
+    const srv = await startServer((_req, res) => text(res, 302, '', { location: 'https://cloud.test/latest/meta-data/' }));
+    const { calls, resolver } = scriptedResolver([v4('169.254.169.254')]);
+    // explicit: loopback allowed for the first hop; cloud.test is allowed by name
+    const net = reach([srv.origin, 'cloud.test'], { resolver, timeoutMs: 500 });
+    const r = await net.fetch(get(`${srv.origin}/`), ctx());
+    expect(r).toMatchObject({
+      ok: false,
+      error: { tag: 'denied' },
+      denial: { capability: 'net', operation: 'redirect', target: 'https://cloud.test/latest/meta-data/', rule: 'net.cloud_metadata' },
+    });
+    expect(calls).toEqual(['cloud.test']);
   });
 
   it('redirect chain over the hop limit is a limit, and stops', async () => {

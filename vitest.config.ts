@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Real worker threads, real builds and real servers: generous but bounded.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // Two cores: keep suites from starving each other's timing-sensitive parts.
+    maxWorkers: 2,
+  },
+});
