@@ -16,7 +16,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AUDIT_SCHEMA_SQL, AuditTrail } from './audit.js';
-import { assertSkillImports, componentImports } from './build/inspect-component.js';
+import { ALLOWED_IMPORT_PREFIX, assertSkillImports, componentImports, ForbiddenImportsError } from './build/inspect-component.js';
 import {
   IntegrityError,
   ManifestError,
@@ -400,10 +400,11 @@ export class SkillRegistry {
       assertSkillImports(imports, file);
     } catch (e) {
       if (e instanceof SkillError) throw e;
+      const forbidden = e instanceof ForbiddenImportsError ? e.forbidden : imports;
       throw new IntegrityError(
-        'imports within agentos:skill only',
-        imports.join(', '),
-        `${file} cannot be installed: ${(e as Error).message}`,
+        `imports within ${ALLOWED_IMPORT_PREFIX}* only`,
+        forbidden.join(', '),
+        `skill '${skillId}' cannot be installed: ${(e as Error).message}`,
         { skillId, cause: e },
       );
     }

@@ -13,8 +13,6 @@
  * written in the component, e.g. `agentos:skill/fs@0.1.0`.
  */
 
-import { componentWit } from '@bytecodealliance/jco';
-
 /** Every interface a skill may import starts with this. */
 export const ALLOWED_IMPORT_PREFIX = 'agentos:skill/';
 
@@ -36,6 +34,8 @@ export async function componentImports(bytes: Uint8Array): Promise<string[]> {
   checkHeader(bytes);
   const fast = readTopLevelImports(bytes);
   if (fast) return fast;
+  // jco is imported lazily: loading it costs about 100 ms and the fast path almost always wins.
+  const { componentWit } = await import('@bytecodealliance/jco');
   return importsFromWit(await componentWit(bytes));
 }
 

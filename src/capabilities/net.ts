@@ -20,7 +20,8 @@
  *   contain CR, LF, NUL or other control characters (header injection). `authorization` and
  *   `cookie` set by the skill are sent (they are the skill's own), and dropped when a redirect
  *   changes origin. Nothing from the host is added except a default `user-agent`.
- * - A body on GET/HEAD is `invalid` (as in fetch). CONNECT is refused even if a policy allowed it.
+ * - Methods: what the guard allows (it answers the upper-cased method); a body on GET/HEAD is
+ *   `invalid` (as in fetch); CONNECT is refused here too, whatever a policy says.
  * - Deadline: `timeoutMs` bounds the whole call (every hop, DNS, connect, body). Hitting it is a
  *   `limit` ("a limit was hit: ... deadline" in the WIT docs), without a LimitHit record because
  *   LimitHit has no deadline kind. `ctx.signal` aborting (invocation timeout/abort/close) is
@@ -157,10 +158,11 @@ type Transport = (hop: Hop) => Promise<HopResponse | Failure>;
 export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
   const policy = opts.policy;
   const resolver: NetResolver = opts.resolver ?? defaultResolver;
-  const maxRedirects = opts.maxRedirects ?? NET_DEFAULTS.maxRedirects;
-  const timeoutMs = opts.timeoutMs ?? NET_DEFAULTS.timeoutMs;
-  const maxResponseBytes = opts.maxResponseBytes ?? NET_DEFAULTS.maxResponseBytes;
-  const maxRequestBytes = opts.maxRequestBytes ?? NET_DEFAULTS.maxRequestBytes;
+  const maxRedirects = count('maxRedirects', opts.maxRedirects, NET_DEFAULTS.maxRedirects, 0);
+  // setTimeout treats anything above 2^31-1 ms as 1 ms: clamp instead.
+  const timeoutMs = Math.min(count('timeoutMs', opts.timeoutMs, NET_DEFAULTS.timeoutMs, 1), MAX_TIMER_MS);
+  const maxResponseBytes = count('maxResponseBytes', opts.maxResponseBytes, NET_DEFAULTS.maxResponseBytes, 0);
+  const maxRequestBytes = count('maxRequestBytes', opts.maxRequestBytes, NET_DEFAULTS.maxRequestBytes, 0);
   const userAgent = opts.userAgent ?? NET_DEFAULTS.userAgent;
 
   let closed = false;
@@ -353,7 +355,7 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
     }
     // The guard first: a forbidden URL is a denial whatever else is wrong with the request.
     const first = decideUrl(policy, req.method, req.url);
-    if (!first.allow) return denial(first, req.url, req.method);
+    if (!first.allow) return denial(first, req.url, req.method.toUpperCase());
     let method = first.method;
 
     if (method === 'CONNECT') return fail('invalid', 'method CONNECT is not supported');
@@ -377,11 +379,9 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
       if ('ok' in res) return res;
 
       const location = REDIRECT_STATUSES.has(res.status) ? res.headers.find((h) => h.name === 'location')?.value : undefined;
-      if (location === undefined) return readBody(res);
+      if (location === undefined) return readBody(res, method);
 
       res.dispose();
-      if (redirects >= maxRedirects) return fail('limit', `too many redirects (more than ${maxRedirects})`);
-      redirects++;
       let next: URL;
       try {
         next = new URL(location, url);
@@ -396,20 +396,25 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
       }
       if (next.origin !== url.origin) headers = headers.filter(([n]) => !CREDENTIAL_HEADERS.has(n));
       operation = 'redirect';
+      // Decided before the hop count, so a redirect to a forbidden host is always audited as such.
       const d = decideUrl(policy, method, next.href);
       if (!d.allow) return denial(d, next.href, operation);
+      if (redirects >= maxRedirects) return fail('limit', `too many redirects (more than ${maxRedirects})`);
+      redirects++;
       url = d.url;
       method = d.method;
     }
   }
 
-  async function readBody(res: HopResponse): Promise<CapResult<NetResponse>> {
+  async function readBody(res: HopResponse, method: string): Promise<CapResult<NetResponse>> {
     const tooLarge = (): Failure => {
       res.dispose();
       const message = `response body exceeds the ${maxResponseBytes}-byte limit`;
       return { ok: false, error: { tag: 'limit', val: message }, limit: { limit: 'response_size', max: maxResponseBytes, message } };
     };
-    if (res.declaredLength !== undefined && res.declaredLength > maxResponseBytes) return tooLarge();
+    // HEAD, 204 and 304 carry no body whatever their content-length says.
+    const bodiless = method === 'HEAD' || res.status === 204 || res.status === 304;
+    if (!bodiless && res.declaredLength !== undefined && res.declaredLength > maxResponseBytes) return tooLarge();
     const chunks: Uint8Array[] = [];
     let total = 0;
     try {
@@ -448,8 +453,9 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
         why ??= 'aborted';
         ac.abort(new Error('aborted'));
       };
-      if (ctx.signal.aborted) onCtxAbort();
-      else ctx.signal.addEventListener('abort', onCtxAbort, { once: true });
+      const ctxSignal: AbortSignal | undefined = ctx?.signal;
+      if (ctxSignal?.aborted) onCtxAbort();
+      else ctxSignal?.addEventListener('abort', onCtxAbort, { once: true });
       try {
         if (ac.signal.aborted) return fail('failed', 'the invocation was aborted');
         return await run(req, ac.signal);
@@ -463,7 +469,7 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
         return mapError(err);
       } finally {
         clearTimeout(timer);
-        ctx.signal.removeEventListener('abort', onCtxAbort);
+        ctxSignal?.removeEventListener('abort', onCtxAbort);
         inflight.delete(ac);
       }
     },
@@ -479,6 +485,17 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** An option that must be a whole number >= min (Infinity allowed); a bad one is a programming error. */
+function count(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || (Number.isFinite(value) && !Number.isInteger(value))) {
+    throw new TypeError(`net capability option ${name} must be an integer >= ${min}, got ${String(value)}`);
+  }
+  return value;
+}
 
 async function defaultResolver(hostname: string): Promise<ResolvedAddress[]> {
   const answers: LookupAddress[] = await dnsPromises.lookup(hostname, { all: true, verbatim: true });

@@ -64,7 +64,8 @@ export function createHostCallHandler(
     ok: (v: T) => { reply: ReplyMsg; payload?: Uint8Array | undefined },
   ) {
     if (r.ok) return ok(r.value);
-    if (r.denial) {
+    // Only a 'denied' is a denial; a malformed request ('invalid') is the guest's own mistake.
+    if (r.denial && r.error.tag === 'denied') {
       if (!record.denial) record.denial = r.denial;
       audit({
         type: 'permission_denied',

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 /**
  * net.fetch through the real stack: node:http servers on 127.0.0.1 (port 0).
  *
@@ -233,6 +234,14 @@ describe('net.fetch through the real stack', () => {
     expect(srv.seen[0]?.method).toBe('HEAD');
   });
 
+  it('the default resolver (dns.lookup) feeds the pinned connection: localhost, private networks allowed', async () => {
+    const srv = await startServer((req, res) => text(res, 200, `host=${req.headers.host}`));
+    // explicit: loopback allowed; 'localhost' resolves through /etc/hosts, no network needed
+    const net = reach([`http://localhost:${srv.port}`]);
+    const r = await net.fetch(get(`http://localhost:${srv.port}/`), ctx());
+    expect(bodyText(r)).toBe(`host=localhost:${srv.port}`);
+  });
+
   it('an IP-literal URL does not consult the resolver', async () => {
     const srv = await startServer(ok);
     const { calls, resolver } = scriptedResolver([v4('127.0.0.1')]);
@@ -266,7 +275,7 @@ describe('denials: the server is never reached', () => {
     expect(srv.hits).toBe(0);
   });
 
-  it('a name that resolves to loopback (real resolver, localhost) is denied before connecting', async () => {
+  it('localhost (an internal name) is denied without allowPrivateNetworks, before any lookup', async () => {
     const srv = await startServer(ok);
     const net = cap([`http://localhost:${srv.port}`], { allowPrivateNetworks: false });
     const r = await net.fetch(get(`http://localhost:${srv.port}/`), ctx());
@@ -331,16 +340,26 @@ describe('DNS: resolved once, every answer checked, the socket pinned to it', ()
     expect(srv.hits).toBe(0);
   });
 
-  it('DNS rebinding: a second answer (127.0.0.1) is never asked for, the checked public address is used', async () => {
-    const srv = await startServer(ok);
-    // first answer public (passes the check), second would be loopback: a rebinding resolver
-    const { calls, resolver } = scriptedResolver([v4('203.0.114.1')], [v4('127.0.0.1')]);
-    const net = cap([`http://api.test:${srv.port}`], { resolver, allowPrivateNetworks: false, timeoutMs: 400 });
-    const r = await net.fetch(get(`http://api.test:${srv.port}/`), ctx());
-    // the pinned connection goes to 203.0.114.1 (unreachable here): it fails, it never lands on loopback
-    expect(r.ok).toBe(false);
-    expect(calls).toEqual(['api.test']);
-    expect(srv.hits).toBe(0);
+  it('DNS rebinding: the name is resolved once and the socket goes to the checked address', async () => {
+    // Everything stays on loopback: the "checked" answer is 127.0.0.1, and a rebinding resolver
+    // would hand a second lookup 127.0.0.2, where another server listens on the same port.
+    const checked = await startServer((_req, res) => text(res, 200, 'checked'));
+    const rebound = http.createServer((_req, res) => text(res, 200, 'rebound'));
+    let reboundHits = 0;
+    rebound.on('request', () => reboundHits++);
+    rebound.listen(checked.port, '127.0.0.2');
+    await once(rebound, 'listening');
+    try {
+      const { calls, resolver } = scriptedResolver([v4('127.0.0.1')], [v4('127.0.0.2')]);
+      const net = reach([`http://api.test:${checked.port}`], { resolver });
+      const r = await net.fetch(get(`http://api.test:${checked.port}/`), ctx());
+      expect(bodyText(r)).toBe('checked');
+      // one lookup, never a second one between the check and the connect
+      expect(calls).toEqual(['api.test']);
+      expect(reboundHits).toBe(0);
+    } finally {
+      rebound.close();
+    }
   });
 
   it('the pinned lookup answers only from the checked list, whatever net asks', () => {
@@ -526,6 +545,17 @@ describe('limits and failures', () => {
     expect(r).toMatchObject({ ok: false, error: { tag: 'limit' }, limit: { limit: 'response_size', max: 1000 } });
   });
 
+  it('a HEAD answer announcing a large content-length is not a limit (no body comes)', async () => {
+    const srv = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-length': String(1024 * 1024) });
+      res.end();
+    });
+    const net = reach([srv.origin], { maxResponseBytes: 1000 });
+    const r = await net.fetch({ method: 'HEAD', url: srv.origin, headers: [] }, ctx());
+    expect(r.ok && r.value.status).toBe(200);
+    expect(header(r, 'content-length')).toEqual([String(1024 * 1024)]);
+  });
+
   it('a body exactly at the cap is fine', async () => {
     const srv = await startServer((_req, res) => text(res, 200, 'x'.repeat(1000)));
     const net = reach([srv.origin], { maxResponseBytes: 1000 });
@@ -592,6 +622,13 @@ describe('limits and failures', () => {
     await net.close();
     expect(await pending).toMatchObject({ ok: false, error: { tag: 'failed' } });
     expect(await net.fetch(get(`${srv.origin}/`), ctx())).toMatchObject({ ok: false, error: { tag: 'failed' } });
+  });
+
+  it('bad options are refused at construction, not at fetch time', () => {
+    const policy = compileNetPolicy(['api.example.com']);
+    expect(() => createNetCapability({ policy, timeoutMs: 0 })).toThrow(/timeoutMs/);
+    expect(() => createNetCapability({ policy, maxResponseBytes: -1 })).toThrow(/maxResponseBytes/);
+    expect(() => createNetCapability({ policy, maxRedirects: 1.5 })).toThrow(/maxRedirects/);
   });
 
   it('never throws, even on a malformed request object', async () => {
@@ -687,6 +724,20 @@ describe('the injected fetch seam', () => {
     expect(calls.map((c) => c.url).slice(1)).toEqual(['https://api.example.com/to-ok', 'https://api.example.com/final']);
   });
 
+  it("Node's own fetch as the seam: manual redirects are visible and re-decided", async () => {
+    const evil = await startServer(ok);
+    const b = await startServer((_req, res) => text(res, 200, 'landed'));
+    const a = await startServer((req, res) =>
+      text(res, 302, '', { location: req.url === '/evil' ? `${evil.origin}/` : `${b.origin}/landing` }),
+    );
+    // explicit: loopback allowed (all servers live there); evil is simply not listed
+    const net = reach([a.origin, b.origin], { fetch: globalThis.fetch as FetchLike });
+    expect(bodyText(await net.fetch(get(`${a.origin}/good`), ctx()))).toBe('landed');
+    const r = await net.fetch(get(`${a.origin}/evil`), ctx());
+    expect(r).toMatchObject({ ok: false, error: { tag: 'denied' }, denial: { operation: 'redirect', target: `${evil.origin}/` } });
+    expect(evil.hits).toBe(0);
+  });
+
   it('a response over the cap through the seam is a limit, and its stream is cancelled', async () => {
     let cancelled = false;
     const fetch: FetchLike = async () => {
@@ -773,7 +824,7 @@ describe.skipIf(!hasOpenssl)('TLS', () => {
             cb(null, tls.createSecureContext({ key, cert }));
           },
         },
-        ok,
+        (_req, res) => text(res, 200, 'hello'),
       );
       server.on('tlsClientError', () => undefined);
       const srv = await listen(server, 'https');

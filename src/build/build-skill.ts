@@ -1,0 +1,305 @@
+/**
+ * build-skill: a skill folder (skill.yaml + JS/TS source) -> a WebAssembly component.
+ *
+ * 1. bundle   esbuild bundles `entry` and its imports into one ES module. `agentos:skill/*` stay
+ *             imports (normalised to `@0.1.0`), '@agentos/skills/guest' is guest/helpers.js,
+ *             Node built-ins and other schemes are refused with file:line:col.
+ *             guest/runtime.js is put in front: it exports `invoke`, dispatches to the skill's
+ *             `commands` (or its own raw `invoke`) and turns anything thrown into an err string
+ *             (format: src/build/guest-failure.ts), so nothing a skill throws traps the instance.
+ * 2. compile  QuickJS (componentize-qjs, sync runtime, WASI stubbed: about 1 s, 1.6 MB) or
+ *             StarlingMonkey (componentize-js with every WASI feature disabled: 10-20 s, 12 MB).
+ * 3. check    the component imports nothing but `agentos:skill/*`.
+ * 4. write    to the manifest's `component` path (or `outFile`), atomically.
+ *
+ * No preview2-shim preopen is needed: componentize-js gets the WIT as text (`witWorld`), and
+ * componentize-qjs is a native addon reading the WIT file directly.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { BuildError, SkillError } from '../errors.js';
+import { loadManifest } from '../manifest.js';
+import type { SkillManifest } from '../types.js';
+import { assertSkillImports, componentImports, ForbiddenImportsError } from './inspect-component.js';
+
+export type SkillEngine = 'quickjs' | 'starlingmonkey';
+
+export interface BuildProgress {
+  step: 'manifest' | 'bundle' | 'compile' | 'check' | 'write';
+  detail?: string;
+  ms?: number;
+}
+
+export interface BuildOptions {
+  /** Default: the manifest's `engine`, else 'quickjs'. */
+  engine?: SkillEngine;
+  /** Default: the manifest's `component`, resolved against the skill folder. */
+  outFile?: string;
+  onProgress?: (ev: BuildProgress) => void;
+}
+
+export interface BuildResult {
+  skillId: string;
+  engine: SkillEngine;
+  componentPath: string;
+  bytes: number;
+  ms: number;
+  /** Interfaces the component imports, e.g. 'agentos:skill/fs@0.1.0'. */
+  imports: string[];
+}
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const WIT_FILE = path.join(PACKAGE_ROOT, 'wit', 'skill.wit');
+const GUEST_RUNTIME = path.join(PACKAGE_ROOT, 'guest', 'runtime.js');
+const GUEST_HELPERS = path.join(PACKAGE_ROOT, 'guest', 'helpers.js');
+const WIT_VERSION = '0.1.0';
+const INTERFACES = ['net', 'fs', 'log', 'types'];
+const ALL_SM_FEATURES = ['stdio', 'random', 'clocks', 'http', 'fetch-event'] as const;
+
+export async function buildSkill(dir: string, opts: BuildOptions = {}): Promise<BuildResult> {
+  const t0 = performance.now();
+  const progress = opts.onProgress ?? (() => {});
+  const skillDir = path.resolve(dir);
+
+  const { manifest } = await loadManifest(skillDir);
+  const engine = opts.engine ?? manifest.engine ?? 'quickjs';
+  if (engine !== 'quickjs' && engine !== 'starlingmonkey') {
+    throw new BuildError(`unknown engine '${String(engine)}' (expected quickjs or starlingmonkey)`, { skillId: manifest.id });
+  }
+  const outFile = path.resolve(skillDir, opts.outFile ?? manifest.component);
+  const ctx = { skillId: manifest.id };
+  progress({ step: 'manifest', detail: `${manifest.id} ${manifest.version} (${engine})` });
+
+  let t = performance.now();
+  const js = await bundle(skillDir, manifest);
+  progress({ step: 'bundle', detail: `${kb(js.length)} of JS`, ms: elapsed(t) });
+
+  t = performance.now();
+  let component: Uint8Array;
+  try {
+    component = engine === 'quickjs' ? await compileQuickJs(js) : await compileStarlingMonkey(js);
+  } catch (e) {
+    throw new BuildError(`${manifest.id}: ${engine} could not compile the skill: ${compilerMessage(e)}`, { ...ctx, cause: e });
+  }
+  progress({ step: 'compile', detail: `${engine}, ${kb(component.length)}`, ms: elapsed(t) });
+
+  t = performance.now();
+  let imports: string[];
+  try {
+    imports = await componentImports(component);
+    assertSkillImports(imports, `the component built from ${manifest.entry}`);
+  } catch (e) {
+    if (e instanceof ForbiddenImportsError) throw new BuildError(`${manifest.id}: ${e.message}`, { ...ctx, cause: e });
+    throw new BuildError(`${manifest.id}: cannot read the built component: ${(e as Error).message}`, { ...ctx, cause: e });
+  }
+  progress({ step: 'check', detail: imports.join(', '), ms: elapsed(t) });
+
+  t = performance.now();
+  await mkdir(path.dirname(outFile), { recursive: true });
+  const tmp = `${outFile}.${randomUUID()}.tmp`;
+  try {
+    await writeFile(tmp, component);
+    await rename(tmp, outFile);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw new BuildError(`${manifest.id}: cannot write ${outFile}: ${(e as Error).message}`, { ...ctx, cause: e });
+  }
+  progress({ step: 'write', detail: `${outFile} (${kb(component.length)})`, ms: elapsed(t) });
+
+  return { skillId: manifest.id, engine, componentPath: outFile, bytes: component.length, ms: elapsed(t0), imports };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundle
+
+async function bundle(skillDir: string, manifest: SkillManifest): Promise<string> {
+  const ctx = { skillId: manifest.id };
+  if (!manifest.entry) {
+    throw new BuildError(`${manifest.id}: skill.yaml has no 'entry' (the JS/TS source to build)`, ctx);
+  }
+  const entry = path.resolve(skillDir, manifest.entry);
+  try {
+    await access(entry);
+  } catch {
+    throw new BuildError(`${manifest.id}: entry '${manifest.entry}' not found in ${skillDir}`, ctx);
+  }
+
+  const common: esbuild.BuildOptions = {
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    mainFields: ['module', 'main'],
+    conditions: ['import', 'default'],
+    absWorkingDir: skillDir,
+    logLevel: 'silent',
+    legalComments: 'none',
+    charset: 'utf8',
+    metafile: true,
+    plugins: [skillImportsPlugin()],
+  };
+
+  // Pass 1: the skill alone, to learn its exports (and report syntax errors against its files).
+  const alone = await runEsbuild({ ...common, entryPoints: [entry], outfile: 'skill.js' }, skillDir, manifest.id);
+  const exported = Object.values(alone.metafile?.outputs ?? {})[0]?.exports ?? [];
+  const hasCommands = exported.includes('commands');
+  const hasInvoke = exported.includes('invoke');
+  if (hasCommands === hasInvoke) {
+    throw new BuildError(
+      hasCommands
+        ? `${manifest.id}: ${manifest.entry} exports both 'commands' and 'invoke'; export one of them`
+        : `${manifest.id}: ${manifest.entry} must export 'commands' (an object of handlers) or 'invoke(command, argsJson)'` +
+            (exported.length ? ` (it exports: ${exported.join(', ')})` : ''),
+      ctx,
+    );
+  }
+
+  // Pass 2: the runtime in front of the skill.
+  const wrapper =
+    `import { run } from ${JSON.stringify(GUEST_RUNTIME)};\n` +
+    `import * as skill from ${JSON.stringify(entry)};\n` +
+    `export function invoke(command, args) { return run(skill, command, args); }\n`;
+  const out = await runEsbuild(
+    { ...common, stdin: { contents: wrapper, resolveDir: skillDir, sourcefile: 'agentos-skill-entry.js', loader: 'js' }, outfile: 'skill.js' },
+    skillDir,
+    manifest.id,
+  );
+  const file = out.outputFiles?.[0];
+  if (!file) throw new BuildError(`${manifest.id}: esbuild produced no output`, ctx);
+  return file.text;
+}
+
+async function runEsbuild(options: esbuild.BuildOptions, skillDir: string, skillId: string): Promise<esbuild.BuildResult> {
+  try {
+    return await esbuild.build(options);
+  } catch (e) {
+    const errors = (e as esbuild.BuildFailure).errors;
+    if (Array.isArray(errors) && errors.length > 0) {
+      throw new BuildError(formatMessages(errors, skillDir), { skillId, cause: e });
+    }
+    throw new BuildError(`${skillId}: bundling failed: ${(e as Error).message}`, { skillId, cause: e });
+  }
+}
+
+/** `src/index.ts:3:14: Expected ";" but found "x"` plus the line and a caret; no stacks. */
+export function formatMessages(messages: esbuild.Message[], skillDir: string): string {
+  return messages
+    .slice(0, 10)
+    .map((m) => {
+      const loc = m.location;
+      if (!loc) return m.text;
+      const file = path.isAbsolute(loc.file) ? path.relative(skillDir, loc.file) : loc.file;
+      const head = `${file}:${loc.line}:${loc.column + 1}: ${m.text}`;
+      if (!loc.lineText) return head;
+      const caret = ' '.repeat(loc.column) + '^'.repeat(Math.max(1, Math.min(loc.length, loc.lineText.length - loc.column)));
+      return `${head}\n    ${loc.lineText}\n    ${caret}`;
+    })
+    .join('\n');
+}
+
+const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+const INTERFACE_RE = new RegExp(`^agentos:skill/(${INTERFACES.join('|')})(@${WIT_VERSION.replaceAll('.', '\\.')})?$`);
+
+/** What a skill may import besides its own files and pure-JS packages. */
+function skillImportsPlugin(): esbuild.Plugin {
+  return {
+    name: 'agentos-skill-imports',
+    setup(b) {
+      b.onResolve({ filter: /^@agentos\/skills\/guest$/ }, () => ({ path: GUEST_HELPERS }));
+      b.onResolve({ filter: /^[a-zA-Z][a-zA-Z0-9+.-]*:/ }, (args) => {
+        const m = INTERFACE_RE.exec(args.path);
+        if (m) return { path: `agentos:skill/${m[1]}@${WIT_VERSION}`, external: true };
+        if (args.path.startsWith('node:')) return { errors: [{ text: nodeMessage(args.path) }] };
+        if (args.path.startsWith('agentos:')) {
+          return {
+            errors: [
+              {
+                text: `'${args.path}' is not an interface of agentos:skill@${WIT_VERSION}; a skill can import agentos:skill/net, agentos:skill/fs and agentos:skill/log`,
+              },
+            ],
+          };
+        }
+        return {
+          errors: [
+            {
+              text: `'${args.path}' cannot be imported by a skill: its only imports are the agentos:skill/* interfaces (net, fs, log), '@agentos/skills/guest' and bundled JS files`,
+            },
+          ],
+        };
+      });
+      b.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (NODE_BUILTINS.has(args.path)) return { errors: [{ text: nodeMessage(args.path) }] };
+        return undefined;
+      });
+    },
+  };
+}
+
+function nodeMessage(spec: string): string {
+  return (
+    `'${spec}' is a Node.js built-in; a skill runs in a WebAssembly sandbox without Node. ` +
+    `Use agentos:skill/fs, agentos:skill/net and agentos:skill/log (or '@agentos/skills/guest')`
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compile
+
+async function compileQuickJs(js: string): Promise<Uint8Array> {
+  const { componentize } = await import('componentize-qjs');
+  // sync: the async runtime needs JSPI, which Node 20 lacks. stubWasi: QuickJS's own WASI needs
+  // (clocks, random) become traps instead of imports. No jsPath/moduleRoot: the bundle is one
+  // file, so nothing on disk is exposed while Wizer runs it.
+  const r = await componentize({ witPath: WIT_FILE, jsSource: js, sync: true, stubWasi: true });
+  return new Uint8Array(r.component.buffer, r.component.byteOffset, r.component.byteLength);
+}
+
+async function compileStarlingMonkey(js: string): Promise<Uint8Array> {
+  const { componentize } = await import('@bytecodealliance/componentize-js');
+  const work = await mkdtemp(path.join(tmpdir(), 'agentos-build-'));
+  try {
+    const sourcePath = path.join(work, 'skill.js');
+    await writeFile(sourcePath, js);
+    const wit = await readFile(WIT_FILE, 'utf8');
+    // The WIT goes in as text: given a path, componentize-js reads it through preview2-shim,
+    // whose empty preopens make it fail (TOOLCHAIN.md).
+    const opts = {
+      sourcePath,
+      witWorld: wit,
+      worldName: 'skill',
+      disableFeatures: [...ALL_SM_FEATURES],
+    } as unknown as Parameters<typeof componentize>[0];
+    const r = await componentize(opts);
+    return r.component;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The useful part of a compiler error: the JS exception, without Rust/Wizer backtraces. */
+function compilerMessage(e: unknown): string {
+  if (e instanceof SkillError) return e.message;
+  const text = e instanceof Error ? e.message : String(e);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l && !/^\s*(\d+:\s+0x[0-9a-f]+|at\s|Stack backtrace|wasm backtrace|note: using|Caused by:?$)/i.test(l));
+  return lines.slice(0, 8).join('\n') || 'unknown error';
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function elapsed(t: number): number {
+  return Math.round(performance.now() - t);
+}
+
+function kb(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} kB`;
+}
