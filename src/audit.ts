@@ -2,8 +2,9 @@
  * The audit trail: every security event (and every install/enable/disable/uninstall), stored in
  * the registry's SQLite database and forwarded to a structured logger.
  *
- * Secrets never reach the table or the log: `meta` (including any args object in it) and the
- * `target` URL are passed through `redactSecrets` / `redactUrl` first.
+ * Secrets never reach the table or the log: `meta` (including any args object in it) goes
+ * through `redactSecrets`, and URLs in `target` and `reason` lose their credentials and secret
+ * query parameters (`redactUrlsInText`).
  */
 
 import type Database from 'better-sqlite3';
@@ -80,14 +81,15 @@ const MAX_PENDING = 100_000;
 /**
  * A JSON-safe deep copy of `value` with every value under a secret-looking key (`isSecretKey`)
  * replaced by `"[REDACTED]"`. Also redacts the value of header records such as
- * `{ name: 'Authorization', value: 'Bearer ...' }`, and passes strings under `url`/`href`/
- * `target`/`uri`/`location` keys through `redactUrl`. Cycles become `"[Circular]"`, BigInt a
+ * `{ name: 'Authorization', value: 'Bearer ...' }`, and the credentials / secret query
+ * parameters of URLs inside any string (`redactUrlsInText`). Cycles become `"[Circular]"`, BigInt a
  * string, Dates ISO strings, byte arrays `"[n bytes]"`; functions and symbols are dropped;
  * nesting beyond 32 levels becomes `"[Truncated]"`.
  */
 export function redactSecrets<T = unknown>(value: T): T {
   const stack = new Set<object>();
   const walk = (v: unknown, depth: number): unknown => {
+    if (typeof v === 'string') return redactUrlsInText(v);
     if (typeof v === 'bigint') return v.toString();
     if (typeof v === 'function' || typeof v === 'symbol') return undefined;
     if (v === null || typeof v !== 'object') return v;
@@ -108,7 +110,7 @@ export function redactSecrets<T = unknown>(value: T): T {
           continue;
         }
         const w = walk(x, depth + 1);
-        if (w !== undefined) out[k] = typeof w === 'string' && /^(url|href|target|uri|location)$/i.test(k) ? redactUrl(w) : w;
+        if (w !== undefined) out[k] = w;
       }
       return out;
     } finally {
@@ -143,6 +145,14 @@ export function redactUrl(s: string): string {
     }
   }
   return changed ? u.toString() : s;
+}
+
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+
+/** `redactUrl` applied to every `scheme://...` run inside free text (reasons, messages). */
+export function redactUrlsInText(s: string): string {
+  if (!s.includes('://')) return s;
+  return s.replace(URL_IN_TEXT, (u) => redactUrl(u));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,9 +298,9 @@ export class AuditTrail {
       skillId: str(input.skillId),
       command: str(input.command),
       capability: (input.capability ?? null) as AuditEvent['capability'],
-      target: input.target === undefined || input.target === null ? null : redactUrl(String(input.target)),
+      target: input.target === undefined || input.target === null ? null : redactUrlsInText(String(input.target)),
       operation: str(input.operation),
-      reason: str(input.reason),
+      reason: input.reason === undefined || input.reason === null ? null : redactUrlsInText(String(input.reason)),
     };
     if (input.meta !== undefined && input.meta !== null) e.meta = redactSecrets(input.meta);
     if (badAt !== undefined) e.meta = { ...e.meta, givenAt: badAt };

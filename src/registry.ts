@@ -11,7 +11,7 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -218,6 +218,24 @@ function fileHasHash(file: string, hash: string): boolean {
   }
 }
 
+/** Temp files a crashed install left behind (older than an hour, so never one in progress). */
+function removeStaleTempFiles(dir: string): void {
+  try {
+    const cutoff = Date.now() - 3_600_000;
+    for (const name of readdirSync(dir)) {
+      if (!name.startsWith('.tmp-')) continue;
+      const file = path.join(dir, name);
+      try {
+        if (statSync(file).mtimeMs < cutoff) unlinkSync(file);
+      } catch {
+        /* raced with another process; fine */
+      }
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
 function unlinkIfPresent(file: string): void {
   try {
     unlinkSync(file);
@@ -257,6 +275,7 @@ export class SkillRegistry {
 
     mkdirSync(this.componentsDir, { recursive: true });
     mkdirSync(path.join(this.storeDir, 'cache'), { recursive: true });
+    removeStaleTempFiles(this.componentsDir);
     this.db = new Database(this.path, { timeout: 5000 });
     try {
       this.db.pragma('busy_timeout = 5000');

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuditTrail, createDefaultLogger, isSecretKey, REDACTED, redactSecrets, redactUrl } from '../src/audit.js';
+import { AuditTrail, createDefaultLogger, isSecretKey, REDACTED, redactSecrets, redactUrl, redactUrlsInText } from '../src/audit.js';
 import type { AuditEventInput } from '../src/types.js';
 
 let dir: string;
@@ -90,6 +90,7 @@ describe('isSecretKey / redactSecrets', () => {
     ['header records', { headers: [{ name: 'Authorization', value: 'Bearer x' }, { name: 'Accept', value: 'json' }] }, { headers: [{ name: 'Authorization', value: REDACTED }, { name: 'Accept', value: 'json' }] }],
     ['header map', { headers: { 'X-API-Key': 'k', 'Content-Type': 'text/plain' } }, { headers: { 'X-API-Key': REDACTED, 'Content-Type': 'text/plain' } }],
     ['url under url key', { url: 'https://u:p@x.com/a?token=abc&q=1' }, { url: 'https://REDACTED@x.com/a?token=REDACTED&q=1' }],
+    ['url inside any string', { note: 'fetching https://x.com/?api_key=k now' }, { note: 'fetching https://x.com/?api_key=REDACTED now' }],
     ['null secret still redacted', { token: null }, { token: REDACTED }],
     ['primitives unchanged', 5, 5],
     ['strings unchanged', 'password', 'password'],
@@ -117,6 +118,13 @@ describe('isSecretKey / redactSecrets', () => {
   ])('redactUrl %s', (input, expected) => {
     expect(redactUrl(input)).toBe(expected);
   });
+
+  it('redactUrlsInText', () => {
+    expect(redactUrlsInText('URL "https://a.com/?token=t1" and http://u:p@b.com/x denied')).toBe(
+      'URL "https://a.com/?token=REDACTED" and http://REDACTED@b.com/x denied',
+    );
+    expect(redactUrlsInText('no urls here')).toBe('no urls here');
+  });
 });
 
 describe('AuditTrail', () => {
@@ -138,10 +146,12 @@ describe('AuditTrail', () => {
       type: 'permission_denied',
       skillId: 's',
       target: 'https://x.com/?token=abc',
+      reason: 'host of "https://user:abc@x.com/" is not allowed',
       meta: { args: { password: 'hunter2', q: 'x' }, authorization: 'Bearer abc' },
     });
     const [stored] = trail.query();
     expect(stored!.target).toBe('https://x.com/?token=REDACTED');
+    expect(stored!.reason).toBe('host of "https://REDACTED@x.com/" is not allowed');
     expect(stored!.meta).toEqual({ args: { password: REDACTED, q: 'x' }, authorization: REDACTED });
     const raw = JSON.stringify(db.prepare('SELECT * FROM audit_events').all());
     expect(raw).not.toContain('hunter2');

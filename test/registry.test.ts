@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -126,6 +126,19 @@ describe('SkillRegistry: opening', () => {
     expect(existsSync(r.path)).toBe(true);
     expect(existsSync(r.componentsDir)).toBe(true);
     expect(r.list()).toEqual([]);
+  });
+
+  it('removes stale temp files a crashed install left behind', () => {
+    const comps = componentsDir(home);
+    mkdirSync(comps, { recursive: true });
+    const stale = path.join(comps, '.tmp-old.wasm-1-aa');
+    const fresh = path.join(comps, '.tmp-new.wasm-2-bb');
+    writeFileSync(stale, 'half');
+    writeFileSync(fresh, 'in progress');
+    utimesSync(stale, new Date(Date.now() - 2 * 3_600_000), new Date(Date.now() - 2 * 3_600_000));
+    registry({ home });
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
   });
 
   it('a string is the database path', () => {

@@ -270,13 +270,9 @@ async function compileStarlingMonkey(js: string): Promise<Uint8Array> {
     const wit = await readFile(WIT_FILE, 'utf8');
     // The WIT goes in as text: given a path, componentize-js reads it through preview2-shim,
     // whose empty preopens make it fail (TOOLCHAIN.md).
-    const opts = {
-      sourcePath,
-      witWorld: wit,
-      worldName: 'skill',
-      disableFeatures: [...ALL_SM_FEATURES],
-    } as unknown as Parameters<typeof componentize>[0];
-    const r = await componentize(opts);
+    // `witWorld` is read by componentize-js 0.23 but missing from its option type.
+    const run = componentize as unknown as (o: Record<string, unknown>) => Promise<{ component: Uint8Array }>;
+    const r = await run({ sourcePath, witWorld: wit, worldName: 'skill', disableFeatures: [...ALL_SM_FEATURES] });
     return r.component;
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -34,7 +34,7 @@ function writeU32(value: number): number[] {
 }
 
 /** Returns a copy of `module` whose own memories have at most `maxBytes` (whole pages). */
-export function capModuleMemory(module: Uint8Array, maxBytes: number): Uint8Array {
+export function capModuleMemory(module: Uint8Array, maxBytes: number): Uint8Array<ArrayBuffer> {
   const maxPages = Math.max(1, Math.floor(maxBytes / WASM_PAGE));
   if (module[0] !== 0 || module[1] !== 0x61 || module[2] !== 0x73 || module[3] !== 0x6d) {
     throw new Error('not a core wasm module');
@@ -67,5 +67,5 @@ export function capModuleMemory(module: Uint8Array, maxBytes: number): Uint8Arra
     }
     pos = bodyEnd;
   }
-  return module;
+  return new Uint8Array(module);
 }
