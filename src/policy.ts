@@ -148,7 +148,7 @@ export function checkManifestAgainstPolicy(manifest: SkillManifest, policy: Host
   const compileList = (list: string[] | undefined, key: string): AllowEntry[] => {
     const entries: AllowEntry[] = [];
     (list ?? []).forEach((e, i) => {
-      const r = parseAllowEntry(e);
+      const r = parseAllowEntry(e, { deny: key === 'deniedDomains' });
       if (r.ok) entries.push(r.value);
       else out.push(`host policy ${key}[${i}] is invalid: ${r.error}`);
     });
@@ -228,12 +228,13 @@ export class HostPolicyError extends Error {
   }
 }
 
-const domainList = z.array(z.string()).superRefine((list, ctx) => {
-  list.forEach((e, i) => {
-    const r = parseAllowEntry(e);
-    if (!r.ok) ctx.addIssue({ code: 'custom', path: [i], message: r.error });
+const domainList = (deny: boolean) =>
+  z.array(z.string()).superRefine((list, ctx) => {
+    list.forEach((e, i) => {
+      const r = parseAllowEntry(e, { deny });
+      if (!r.ok) ctx.addIssue({ code: 'custom', path: [i], message: r.error });
+    });
   });
-});
 const pathList = z.array(z.string()).superRefine((list, ctx) => {
   list.forEach((e, i) => {
     const problem = checkPathSyntax(e);
@@ -245,8 +246,8 @@ const positiveInt = z.number().int().positive();
 const HostPolicySchema = z
   .strictObject({
     allowPrivateNetworks: z.boolean().optional(),
-    deniedDomains: domainList.optional(),
-    allowedDomains: domainList.optional(),
+    deniedDomains: domainList(true).optional(),
+    allowedDomains: domainList(false).optional(),
     deniedPaths: pathList.optional(),
     allowedRoots: pathList.optional(),
     allowFsWrite: z.boolean().optional(),

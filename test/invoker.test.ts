@@ -15,6 +15,7 @@ import {
   ManifestError,
   PermissionDeniedError,
   PhaseViolationError,
+  PolicyViolationError,
   SkillExecutionError,
   SkillInvoker,
   SkillLoader,
@@ -330,27 +331,24 @@ describe('real HTTP over loopback', () => {
       });
       const h = await host([skill], {}, { hostPolicy: { allowPrivateNetworks: true } });
       try {
-        const out = (await h.invoker.invoke('example.fetch-local', 'fetch', { url: `http://127.0.0.1:${port}/hello` })) as {
+        const out = (await h.invoker.invoke('example.fetch-local', 'fetch', { domain: `127.0.0.1:${port}`, scheme: 'http', path: '/hello' })) as {
           status: number;
           body: string;
         };
         expect(out).toMatchObject({ status: 200, body: 'hello from loopback' });
         expect(hits).toEqual([`GET 127.0.0.1:${port}/hello`]);
-        const err = await h.invoker.invoke('example.fetch-local', 'fetch', { url: `http://127.0.0.1:${other.port}/` }).catch((e) => e);
+        const err = await h.invoker.invoke('example.fetch-local', 'fetch', { domain: `127.0.0.1:${other.port}`, scheme: 'http' }).catch((e) => e);
         expect(err).toBeInstanceOf(PermissionDeniedError);
         expect(other.hits).toEqual([]);
       } finally {
         await h.close();
       }
-      // Without the operator's allowance, loopback is a private address and is denied.
-      const strict = await host([skill]);
-      try {
-        const err = await strict.invoker.invoke('example.fetch-local', 'fetch', { url: `http://127.0.0.1:${port}/` }).catch((e) => e);
-        expect(err).toBeInstanceOf(PermissionDeniedError);
-        expect(hits).toHaveLength(1);
-      } finally {
-        await strict.close();
-      }
+      // Without the operator's allowance, a manifest asking for a loopback address is refused
+      // at install, naming the entry: never silently narrowed.
+      const err = await host([skill]).catch((e) => e);
+      expect(err).toBeInstanceOf(PolicyViolationError);
+      expect(err.message).toContain(`http://127.0.0.1:${port}`);
+      expect(hits).toHaveLength(1);
     } finally {
       server.close();
       other.server.close();

@@ -239,8 +239,10 @@ const fail = (error: string): { ok: false; error: string } => ({ ok: false, erro
 
 /**
  * Parse one allow_domains (or deniedDomains) entry. Errors are sentences that name the entry.
+ * `deny: true` (for the operator's deny list) also accepts single-label wildcards like `*.internal`,
+ * which are too broad to allow but exactly what a deny list wants.
  */
-export function parseAllowEntry(entry: string): ParseResult<AllowEntry> {
+export function parseAllowEntry(entry: string, opts: { deny?: boolean } = {}): ParseResult<AllowEntry> {
   if (typeof entry !== 'string') return fail(`entry ${JSON.stringify(entry)} is not a string`);
   const q = JSON.stringify(entry);
   if (entry.length === 0) return fail('entry "" is empty');
@@ -333,7 +335,7 @@ export function parseAllowEntry(entry: string): ParseResult<AllowEntry> {
 
   const ip = isIpHost(host) ? classifyAddress(host) : null;
   if (wildcard && ip) return fail(`entry ${q}: a wildcard cannot be applied to an IP address`);
-  if (wildcard && !host.includes('.')) {
+  if (wildcard && !host.includes('.') && opts.deny !== true) {
     return fail(`entry ${q} is too broad: a wildcard needs at least two labels after "*." (e.g. "*.example.com")`);
   }
   return { ok: true, value: { source: entry, scheme, host, wildcard, port, explicitScheme, explicitPort, ip } };
@@ -363,7 +365,7 @@ export function compileNetPolicy(
 ): NetPolicy {
   const compile = (list: string[], key: string): AllowEntry[] =>
     list.map((e, i) => {
-      const r = parseAllowEntry(e);
+      const r = parseAllowEntry(e, { deny: key === 'deniedDomains' });
       if (!r.ok) throw new Error(`${key}[${i}]: ${r.error}`);
       return r.value;
     });

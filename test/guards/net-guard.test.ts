@@ -412,12 +412,14 @@ describe('parseAllowEntry', () => {
   it('compileNetPolicy throws naming the entry', () => {
     expect(() => compileNetPolicy(['api.github.com', 'ftp://x.com'])).toThrow(/allow_domains\[1\].*ftp:\/\/x\.com/);
     expect(() => compileNetPolicy([], { deniedDomains: ['*'] })).toThrow(/deniedDomains\[0\]/);
+    expect(compileNetPolicy([], { deniedDomains: ['*.internal'] }).deniedHosts[0]).toMatchObject({ host: 'internal', wildcard: true });
+    expect(() => compileNetPolicy(['*.internal'])).toThrow(/too broad/);
   });
 });
 
 describe('entry relations (used by the host policy)', () => {
   const e = (s: string): AllowEntry => {
-    const r = parseAllowEntry(s);
+    const r = parseAllowEntry(s, { deny: true });
     if (!r.ok) throw new Error(r.error);
     return r.value;
   };
@@ -437,7 +439,9 @@ describe('entry relations (used by the host policy)', () => {
   it.each([
     ['*.corp.example', 'corp.example', true],
     ['*.corp.example', 'x.corp.example', true],
-    ['*.corp.example', '*.example', false],
+    ['*.corp.example', '*.other.example', false],
+    ['*.internal', '*.svc.internal', true],
+    ['*.internal', 'metadata.google.internal', true],
     ['x.corp.example', '*.corp.example', true],
     ['*.x.corp.example', '*.corp.example', true],
     ['corp.example', '*.corp.example', false],
