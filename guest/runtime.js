@@ -177,11 +177,18 @@ function installClockGuards() {
       return noClock('Date()');
     },
   });
-  if (typeof performance === 'object' && performance !== null) {
+  const perf = globalThis.performance;
+  if (typeof perf === 'object' && perf !== null) {
+    const now = { value: () => noClock('performance.now()'), configurable: true, writable: true };
     try {
-      Object.defineProperty(performance, 'now', { value: () => noClock('performance.now()'), configurable: true, writable: true });
+      Object.defineProperty(perf, 'now', now);
     } catch {
-      // leave it: it traps, which the host survives
+      // QuickJS: `now` is non-configurable, but the global binding is writable.
+      try {
+        Object.defineProperty(globalThis, 'performance', { value: Object.create(perf, { now }), configurable: true, writable: true });
+      } catch {
+        // leave it: it traps, which the host survives
+      }
     }
   }
 }

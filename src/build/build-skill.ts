@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { BuildError, SkillError } from '../errors.js';
+import { BuildError } from '../errors.js';
 import { loadManifest } from '../manifest.js';
 import type { SkillManifest } from '../types.js';
 import { assertSkillImports, componentImports, ForbiddenImportsError } from './inspect-component.js';
@@ -77,7 +77,7 @@ export async function buildSkill(dir: string, opts: BuildOptions = {}): Promise<
   progress({ step: 'manifest', detail: `${manifest.id} ${manifest.version} (${engine})` });
 
   let t = performance.now();
-  const js = await bundle(skillDir, manifest);
+  const { js, map } = await bundle(skillDir, manifest);
   progress({ step: 'bundle', detail: `${kb(js.length)} of JS`, ms: elapsed(t) });
 
   t = performance.now();
@@ -85,7 +85,10 @@ export async function buildSkill(dir: string, opts: BuildOptions = {}): Promise<
   try {
     component = engine === 'quickjs' ? await compileQuickJs(js) : await compileStarlingMonkey(js);
   } catch (e) {
-    throw new BuildError(`${manifest.id}: ${engine} could not compile the skill: ${compilerMessage(e)}`, { ...ctx, cause: e });
+    throw new BuildError(`${manifest.id}: ${engine} could not compile the skill: ${compilerMessage(e, map, skillDir)}`, {
+      ...ctx,
+      cause: e,
+    });
   }
   progress({ step: 'compile', detail: `${engine}, ${kb(component.length)}`, ms: elapsed(t) });
 
@@ -118,7 +121,7 @@ export async function buildSkill(dir: string, opts: BuildOptions = {}): Promise<
 // ---------------------------------------------------------------------------------------------
 // Bundle
 
-async function bundle(skillDir: string, manifest: SkillManifest): Promise<string> {
+async function bundle(skillDir: string, manifest: SkillManifest): Promise<{ js: string; map: SourceMap | undefined }> {
   const ctx = { skillId: manifest.id };
   if (!manifest.entry) {
     throw new BuildError(`${manifest.id}: skill.yaml has no 'entry' (the JS/TS source to build)`, ctx);
@@ -167,13 +170,27 @@ async function bundle(skillDir: string, manifest: SkillManifest): Promise<string
     `import * as skill from ${JSON.stringify(entry)};\n` +
     `export function invoke(command, args) { return run(skill, command, args); }\n`;
   const out = await runEsbuild(
-    { ...common, stdin: { contents: wrapper, resolveDir: skillDir, sourcefile: 'agentos-skill-entry.js', loader: 'js' }, outfile: 'skill.js' },
+    {
+      ...common,
+      stdin: { contents: wrapper, resolveDir: skillDir, sourcefile: 'agentos-skill-entry.js', loader: 'js' },
+      outfile: 'skill.js',
+      // Only used to point errors thrown while the engine initialises the module at the source.
+      sourcemap: 'external',
+      sourcesContent: false,
+    },
     skillDir,
     manifest.id,
   );
-  const file = out.outputFiles?.[0];
+  const file = out.outputFiles?.find((f) => f.path.endsWith('.js'));
   if (!file) throw new BuildError(`${manifest.id}: esbuild produced no output`, ctx);
-  return file.text;
+  const mapFile = out.outputFiles?.find((f) => f.path.endsWith('.map'));
+  let map: SourceMap | undefined;
+  try {
+    map = mapFile ? (JSON.parse(mapFile.text) as SourceMap) : undefined;
+  } catch {
+    map = undefined;
+  }
+  return { js: file.text, map };
 }
 
 async function runEsbuild(options: esbuild.BuildOptions, skillDir: string, skillId: string): Promise<esbuild.BuildResult> {
@@ -182,7 +199,7 @@ async function runEsbuild(options: esbuild.BuildOptions, skillDir: string, skill
   } catch (e) {
     const errors = (e as esbuild.BuildFailure).errors;
     if (Array.isArray(errors) && errors.length > 0) {
-      throw new BuildError(formatMessages(errors, skillDir), { skillId, cause: e });
+      throw new BuildError(`${skillId}: ${formatMessages(errors, skillDir)}`, { skillId, cause: e });
     }
     throw new BuildError(`${skillId}: bundling failed: ${(e as Error).message}`, { skillId, cause: e });
   }
@@ -279,15 +296,82 @@ async function compileStarlingMonkey(js: string): Promise<Uint8Array> {
   }
 }
 
-/** The useful part of a compiler error: the JS exception, without Rust/Wizer backtraces. */
-function compilerMessage(e: unknown): string {
-  if (e instanceof SkillError) return e.message;
-  const text = e instanceof Error ? e.message : String(e);
+/**
+ * The useful part of a compiler error: what the module threw while the engine initialised it,
+ * with bundle positions (`skill.js:160:7`) mapped back to the skill's files, without backtraces.
+ */
+function compilerMessage(e: unknown, map: SourceMap | undefined, skillDir: string): string {
+  const raw = e instanceof Error ? e.message : String(e);
+  const text = raw
+    .replace(/^[:\s]+/, '')
+    .replace(/Failed to initialize component \(wizer \([^)]*\)\):\s*/, '')
+    .replace(/Failed to evaluate user JavaScript module: Failed to finish JavaScript module evaluation: /, '')
+    .replace(/Exception while evaluating top-level script\s*/, '')
+    .replace(/(?:componentize-qjs:user\.js|@?skill\.js):(\d+):(\d+)/g, (whole, l: string, c: string) =>
+      map ? (originalPosition(map, Number(l), Number(c), skillDir) ?? whole) : whole,
+    );
+  const seen = new Set<string>();
   const lines = text
     .split('\n')
-    .map((l) => l.trimEnd())
-    .filter((l) => l && !/^\s*(\d+:\s+0x[0-9a-f]+|at\s|Stack backtrace|wasm backtrace|note: using|Caused by:?$)/i.test(l));
-  return lines.slice(0, 8).join('\n') || 'unknown error';
+    .map((l) => l.trim())
+    .filter((l) => l && !/^(Stack:?|Additionally, some promises|Promise rejected but never handled|at\s|@|Caused by:?$|\d+:\s+0x)/.test(l))
+    .filter((l) => !seen.has(l) && seen.add(l));
+  return lines.slice(0, 6).join('\n') || 'unknown error';
+}
+
+interface SourceMap {
+  sources: string[];
+  mappings: string;
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** `file:line:col` in the skill's sources for a 1-based line / column of the bundle. */
+export function originalPosition(map: SourceMap, line: number, column: number, skillDir: string): string | undefined {
+  // Source index, original line and column are relative across the whole mappings string.
+  let src = 0;
+  let oLine = 0;
+  let oCol = 0;
+  const lines = map.mappings.split(';');
+  let best: [number, number, number] | undefined;
+  for (let li = 0; li < lines.length && li < line; li++) {
+    let gCol = 0;
+    for (const seg of (lines[li] ?? '').split(',')) {
+      if (!seg) continue;
+      const v = decodeVlq(seg);
+      if (v.length < 4) continue;
+      gCol += v[0] ?? 0;
+      src += v[1] ?? 0;
+      oLine += v[2] ?? 0;
+      oCol += v[3] ?? 0;
+      if (li === line - 1 && gCol <= column - 1) best = [src, oLine, oCol];
+    }
+  }
+  if (!best) return undefined;
+  const source = map.sources[best[0]];
+  if (!source) return undefined;
+  // esbuild writes sources relative to the output file, which is named inside the skill folder.
+  const file = path.relative(skillDir, path.resolve(skillDir, source));
+  return `${file}:${best[1] + 1}:${best[2] + 1}`;
+}
+
+function decodeVlq(seg: string): number[] {
+  const out: number[] = [];
+  let value = 0;
+  let shift = 0;
+  for (const ch of seg) {
+    const d = B64.indexOf(ch);
+    if (d < 0) return [];
+    value += (d & 31) * 2 ** shift;
+    if (d & 32) {
+      shift += 5;
+      continue;
+    }
+    out.push(value & 1 ? -Math.floor(value / 2) : Math.floor(value / 2));
+    value = 0;
+    shift = 0;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,11 +3,12 @@
  * path, then pinned to what was checked as far as Node allows.
  *
  * ## Roots
- * The manifest's roots are canonicalised once, on first use (realpath). A root that does not
- * exist then (or is not a syntactically valid absolute path, or that the host policy's
- * `allowedRoots` / `deniedPaths` rule out once canonical) is simply not usable: paths under it are
- * denied as outside the roots, and the denial says which roots were unusable. Creating the
- * directory later does not make it usable for this capability instance.
+ * The manifest's roots are canonicalised once, when the capability is created (realpath). A root
+ * that does not exist then (or is not a syntactically valid absolute path, or that the host
+ * policy's `allowedRoots` / `deniedPaths` rule out once canonical) is simply not usable: paths
+ * under it are denied as outside the roots, and the denial says which roots were unusable.
+ * Creating the directory later does not make it usable for this capability instance (a root's
+ * meaning must not change under a running skill; create the roots before starting the host).
  *
  * ## Resolution (what the guard decides on)
  * - Follow ops (read-file, write-file, list-dir, make-dir): `realpath` of the whole path, so
@@ -21,9 +22,12 @@
  *   appended. The decision is taken on that candidate first, so a path outside the roots is always
  *   `denied` whether or not it exists (no existence oracle outside the roots). Then:
  *     `..` in the part that does not exist            -> invalid (cannot be resolved)
- *     the first missing component exists per lstat     -> a dangling symlink: denied for
- *                                                         write-file / make-dir (creating through it
- *                                                         could land anywhere), not-found otherwise
+ *     the first missing component exists per lstat     -> a dangling symlink: its target is read
+ *                                                         (readlink, up to 40 hops) and the decision
+ *                                                         is on where it would lead; if that is
+ *                                                         inside, write-file / make-dir are still
+ *                                                         denied (never create through a link),
+ *                                                         other ops get not-found
  *     more than one missing component (write-file)     -> not-found (no implicit parents)
  *   make-dir creates every missing component (mkdir -p), one at a time.
  *
@@ -151,10 +155,11 @@ function kindOf(st: Stats): EntryKind {
 
 export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions = {}): FsCapability {
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  let rootsP: Promise<Roots> | undefined;
+  // Canonicalised once, starting now: a root that does not exist now is not usable later either.
+  const rootsP: Promise<Roots> = canonicalRoots(policy.roots, opts);
   let procP: Promise<boolean> | undefined;
 
-  const roots = (): Promise<Roots> => (rootsP ??= canonicalRoots(policy.roots, opts));
+  const roots = (): Promise<Roots> => rootsP;
   const procFd = (): Promise<boolean> => (procP ??= detectProcFd());
 
   function denied(op: FsOperation, shown: string, rule: string, reason: string): Fail {
@@ -482,11 +487,16 @@ function followsAnyway(path: string): boolean {
   return base === '.' || base === '..';
 }
 
+/** Symlinks followed while resolving a dangling link (Linux MAXSYMLINKS). */
+const MAX_LINK_HOPS = 40;
+
 /**
  * realpath as far as the path exists, then the rest appended (normalised lexically: only used
  * for the decision when `..` follows a missing component; such a path is never acted on).
+ * A dangling symlink is followed (readlink) to where it *would* lead, so the decision is taken
+ * on its target: a dangling link pointing outside the roots is denied, not not-found.
  */
-export async function resolveLenient(path: string): Promise<Resolved> {
+export async function resolveLenient(path: string, hops = 0): Promise<Resolved> {
   let firstCode: string;
   try {
     return { candidate: await fsp.realpath(path), status: 'exists', missing: 0, dotdotAfterMissing: false };
@@ -494,7 +504,7 @@ export async function resolveLenient(path: string): Promise<Resolved> {
     firstCode = errnoCode(e);
   }
   const comps = path.split('/').filter((c) => c !== '');
-  for (let j = comps.length - 1; j >= 0; j--) {
+  for (let j = comps.length; j >= 0; j--) {
     let base: string;
     try {
       base = await fsp.realpath(`/${comps.slice(0, j).join('/')}`);
@@ -506,20 +516,31 @@ export async function resolveLenient(path: string): Promise<Resolved> {
     const clean = candidate.length > 1 && candidate.endsWith('/') ? candidate.slice(0, -1) : candidate;
     const dotdotAfterMissing = rest.includes('..');
     const missing = rest.filter((c) => c !== '.' && c !== '..').length;
-    if (firstCode !== 'ENOENT') return { candidate: clean, status: 'error', code: firstCode, missing, dotdotAfterMissing };
+    const result = (status: Status, code?: string): Resolved => ({ candidate: clean, status, code, missing, dotdotAfterMissing });
+    if (firstCode !== 'ENOENT') return result('error', firstCode);
     // realpath said ENOENT: is the first missing component really absent, or a dangling symlink?
     const first = rest.find((c) => c !== '.');
-    if (first === undefined || first === '..') {
-      return { candidate: clean, status: 'error', code: firstCode, missing, dotdotAfterMissing };
-    }
+    if (first === undefined || first === '..') return result('error', firstCode);
+    let st: Stats;
     try {
-      await fsp.lstat(posix.join(base, first));
-      return { candidate: clean, status: 'dangling', missing, dotdotAfterMissing };
+      st = await fsp.lstat(posix.join(base, first));
     } catch (e) {
       const code = errnoCode(e);
-      if (code === 'ENOENT') return { candidate: clean, status: 'missing', missing, dotdotAfterMissing };
-      return { candidate: clean, status: 'error', code, missing, dotdotAfterMissing };
+      return code === 'ENOENT' ? result('missing') : result('error', code);
     }
+    if (!st.isSymbolicLink()) return result('error', 'EAGAIN'); // appeared meanwhile
+    if (hops >= MAX_LINK_HOPS) return result('error', 'ELOOP');
+    let target: string;
+    try {
+      target = await fsp.readlink(posix.join(base, first));
+    } catch (e) {
+      return result('error', errnoCode(e));
+    }
+    const after = rest.slice(rest.indexOf(first) + 1);
+    const next = `${target.startsWith('/') ? target : `${base}/${target}`}${after.length ? `/${after.join('/')}` : ''}`;
+    const followed = await resolveLenient(next, hops + 1);
+    // Whatever the target turned out to be, the path goes through a dangling link.
+    return { ...followed, status: followed.status === 'error' ? 'error' : 'dangling' };
   }
   // realpath('/') failed: nothing sensible to decide on.
   return { candidate: posix.normalize(path), status: 'error', code: firstCode, missing: 0, dotdotAfterMissing: false };

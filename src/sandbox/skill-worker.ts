@@ -41,6 +41,9 @@ function workerScript(): URL {
 }
 
 let nextWorkerId = 1;
+/** Invocations running in this process; the main thread spins for replies only when alone. */
+let running = 0;
+const SPIN_MICROS = 50;
 
 export class SkillWorker {
   readonly id = nextWorkerId++;
@@ -128,12 +131,13 @@ export class SkillWorker {
     if (this.dead) return { kind: 'terminated', why: 'exited' };
     this.worker.ref();
     this.invocations++;
+    running++;
     const onAbort = () => void this.terminate();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       this.channel.send({ header: msg as unknown as Record<string, unknown> });
       for (;;) {
-        const m = await this.channel.receive();
+        const m = await this.channel.receive(running === 1 ? SPIN_MICROS : 0);
         if (!m || signal.aborted) return { kind: 'terminated', why: abortWhy(signal) };
         const h = m.header;
         if (h.t === 'call') {
@@ -145,6 +149,7 @@ export class SkillWorker {
         if (h.t === 'done') return { kind: 'done', done: h as unknown as DoneMsg };
       }
     } finally {
+      running--;
       signal.removeEventListener('abort', onAbort);
       this.lastUsed = Date.now();
       if (!this.dead) this.idle();

@@ -1,0 +1,91 @@
+/**
+ * What every command shares: the global options (`--home`, `--json`, `--policy`), the output,
+ * the host policy, and the registry opened with automatic audit retention. Everything opened
+ * here is closed by `close()` once the command is done, whatever happened.
+ */
+import type { Command } from 'commander';
+import { createDefaultLogger } from '../audit.js';
+import { resolveHome } from '../home.js';
+import { loadHostPolicy, type HostPolicy } from '../policy.js';
+import { SkillRegistry } from '../registry.js';
+import type { CliIO, Output } from './output.js';
+import { applyRetention, resolveRetention } from './retention.js';
+
+export const BIN = 'agentos-skills';
+export const POLICY_ENV = 'AGENTOS_POLICY';
+
+export interface GlobalOptions {
+  home?: string | undefined;
+  json?: boolean | undefined;
+  policy?: string | undefined;
+}
+
+export class CliContext {
+  private readonly closers: (() => void | Promise<void>)[] = [];
+  private policyCache: { file: string | undefined; policy: HostPolicy | undefined } | undefined;
+
+  constructor(
+    readonly io: CliIO,
+    readonly out: Output,
+  ) {}
+
+  get debug(): boolean {
+    return this.io.env['AGENTOS_DEBUG'] === '1';
+  }
+
+  globals(cmd: Command): GlobalOptions {
+    return cmd.optsWithGlobals<GlobalOptions>();
+  }
+
+  /** The agentos home: `--home`, else `$AGENTOS_HOME`, else `~/.agentos`. */
+  home(cmd: Command): string {
+    const h = this.globals(cmd).home;
+    return resolveHome(h, this.io.env);
+  }
+
+  /** How to spell this CLI in hints, keeping an explicit `--home` so the hint works as printed. */
+  bin(cmd: Command): string {
+    const h = this.globals(cmd).home;
+    return h ? `${BIN} --home ${shellQuote(h)}` : BIN;
+  }
+
+  /** The host policy from `--policy` or `$AGENTOS_POLICY`; undefined = the built-in default. */
+  hostPolicy(cmd: Command): HostPolicy | undefined {
+    const file = this.globals(cmd).policy ?? (this.io.env[POLICY_ENV] || undefined);
+    if (!this.policyCache || this.policyCache.file !== file) {
+      this.policyCache = { file, policy: file === undefined ? undefined : loadHostPolicy(file) };
+    }
+    return this.policyCache.policy;
+  }
+
+  /** The registry of this home, with the host policy, pruned per the retention settings. */
+  openRegistry(cmd: Command, opts: { retention?: boolean } = {}): SkillRegistry {
+    const hostPolicy = this.hostPolicy(cmd);
+    const retention = resolveRetention(this.io.env, hostPolicy);
+    const logger = this.io.env['AGENTOS_LOG_LEVEL'] ? createDefaultLogger(this.io.env) : undefined;
+    const registry = new SkillRegistry({ home: this.home(cmd), hostPolicy, logger });
+    this.onClose(() => registry.close());
+    if (opts.retention !== false) applyRetention(registry, retention);
+    return registry;
+  }
+
+  /** Run `fn` when the command is done (last registered, first run). */
+  onClose(fn: () => void | Promise<void>): void {
+    this.closers.push(fn);
+  }
+
+  async close(): Promise<void> {
+    for (const fn of this.closers.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch {
+        // Closing is best effort; the command's own outcome is what gets reported.
+      }
+    }
+  }
+}
+
+/** Quote for a POSIX shell only when needed. */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}

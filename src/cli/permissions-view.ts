@@ -1,0 +1,33 @@
+/** The permission review shown by `install`, `enable` and `info`. */
+import { permissionSummary, type PermissionSummary } from '../manifest.js';
+import { effectiveLimits, type HostPolicy } from '../policy.js';
+import type { SkillManifest } from '../types.js';
+import type { Output } from './output.js';
+import { formatPairs } from './table.js';
+
+export interface PermissionReview extends PermissionSummary {
+  /** What invocations actually run with: the manifest's limits, else the host defaults. */
+  effectiveLimits: { timeoutMs: number; memoryMb: number };
+}
+
+export function permissionReview(manifest: SkillManifest, policy: HostPolicy | undefined): PermissionReview {
+  return { ...permissionSummary(manifest), effectiveLimits: effectiveLimits(manifest, policy ?? {}) };
+}
+
+/** Lines such as `network  api.github.com, *.example.com`, indented by two. */
+export function permissionLines(review: PermissionReview, out: Output): string[] {
+  const c = out.c;
+  const pairs: [string, string][] = [];
+  pairs.push(['network', review.domains.length ? review.domains.map((d) => c.yellow(d)).join(', ') : c.dim('none')]);
+  if (review.fsRoots.length === 0) pairs.push(['files', c.dim('none')]);
+  review.fsRoots.forEach((r, i) => {
+    const access = [r.read && 'read', r.write && 'write'].filter(Boolean).join(' + ') || 'no access';
+    pairs.push([i === 0 ? 'files' : '', `${c.yellow(r.path)}  ${r.write ? c.red(access) : access}`]);
+  });
+  const { timeout_ms, memory_mb } = review.limits;
+  const eff = review.effectiveLimits;
+  const timeout = timeout_ms !== undefined ? `timeout ${eff.timeoutMs} ms` : `timeout ${eff.timeoutMs} ms ${c.dim('(host default)')}`;
+  const memory = memory_mb !== undefined ? `memory ${eff.memoryMb} MiB` : `memory ${eff.memoryMb} MiB ${c.dim('(host default)')}`;
+  pairs.push(['limits', `${timeout}, ${memory}`]);
+  return formatPairs(pairs, { indent: 2, key: (k) => c.bold(k) }).split('\n');
+}

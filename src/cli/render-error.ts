@@ -1,0 +1,77 @@
+/** Any error -> exit code, `--json` error object, and human lines (message, details, hint). */
+import {
+  CommandNotFoundError,
+  InvalidArgumentsError,
+  ManifestError,
+  PermissionDeniedError,
+  PolicyViolationError,
+  SkillError,
+  SkillNotEnabledError,
+} from '../errors.js';
+import { HostPolicyError } from '../policy.js';
+import { CliError } from './cli-errors.js';
+import { exitCodeFor } from './exit-codes.js';
+
+export interface RenderedError {
+  exitCode: number;
+  json: Record<string, unknown>;
+  human: string[];
+}
+
+export function renderError(err: unknown, opts: { bin: string; debug: boolean }): RenderedError {
+  const stack = (e: unknown) => (opts.debug && e instanceof Error && e.stack ? ['', e.stack] : []);
+  const causeStack = (e: Error) => (opts.debug && e.cause instanceof Error && e.cause.stack ? ['', 'caused by:', e.cause.stack] : []);
+
+  if (err instanceof CliError) {
+    const json = err.toJSON();
+    return { exitCode: exitCodeFor(err.code), json, human: [err.message, ...(err.hint ? [err.hint] : []), ...stack(err)] };
+  }
+  if (err instanceof SkillError) {
+    return { exitCode: exitCodeFor(err.code), json: err.toJSON(), human: [...skillErrorLines(err, opts.bin), ...causeStack(err), ...stack(err)] };
+  }
+  if (err instanceof HostPolicyError) {
+    return {
+      exitCode: exitCodeFor('POLICY_INVALID'),
+      json: { name: err.name, code: 'POLICY_INVALID', message: err.message, file: err.file, issues: err.issues },
+      human: [
+        `host policy ${err.file} is invalid:`,
+        ...err.issues.map((i) => `  ${i.path ? `${i.path}: ` : ''}${i.message}`),
+        ...stack(err),
+      ],
+    };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return {
+    exitCode: exitCodeFor('INTERNAL'),
+    json: { name: err instanceof Error ? err.name : 'Error', code: 'INTERNAL', message },
+    human: [`internal error: ${message}`, ...(opts.debug ? stack(err) : ['(set AGENTOS_DEBUG=1 to see the stack)'])],
+  };
+}
+
+function skillErrorLines(err: SkillError, bin: string): string[] {
+  if (err instanceof ManifestError) {
+    return [`invalid manifest ${err.file}:`, ...err.issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`)];
+  }
+  if (err instanceof PolicyViolationError) {
+    return [`skill '${err.skillId}' asks for more than the host policy allows:`, ...err.entries.map((e) => `  - ${e}`)];
+  }
+  if (err instanceof InvalidArgumentsError) {
+    return [
+      `invalid arguments for ${err.skillId}.${err.command}:`,
+      ...err.problems.map((p) => `  ${p.path || '(args)'} ${p.message}`),
+      `See the command's args schema: ${bin} info ${err.skillId}`,
+    ];
+  }
+  if (err instanceof CommandNotFoundError) {
+    return [err.message, `See: ${bin} info ${err.skillId}`];
+  }
+  if (err instanceof SkillNotEnabledError) {
+    if (err.state === 'disabled') return [err.message, `Enable it with: ${bin} enable ${err.skillId}`];
+    if (err.state === 'not_installed') return [err.message, `Installed skills: ${bin} list`];
+    return [err.message];
+  }
+  if (err instanceof PermissionDeniedError) {
+    return [err.message, `The skill's permissions: ${bin} info ${err.skillId}`];
+  }
+  return err.message.split('\n');
+}
