@@ -12,10 +12,18 @@ export { SkillInvoker, DEFAULT_INVOKER_LIMITS } from './invoker.js';
 export type { InvokeOptions, InvokerLimits, SkillInvokerOptions, SkillUsage } from './invoker.js';
 export { parseManifest, loadManifest, permissionSummary, diffPermissions } from './manifest.js';
 export { AuditTrail, redactSecrets, createDefaultLogger } from './audit.js';
-export { DEFAULT_HOST_POLICY, checkManifestAgainstPolicy, effectiveLimits, loadHostPolicy } from './policy.js';
+export {
+  DEFAULT_HOST_POLICY,
+  HostPolicyError,
+  checkManifestAgainstPolicy,
+  effectiveLimits,
+  loadHostPolicy,
+  parseHostPolicy,
+  resolveHostPolicy,
+} from './policy.js';
 export type { HostPolicy } from './policy.js';
 export { decideUrl, decideAddress, compileNetPolicy, parseAllowEntry } from './guards/net-guard.js';
-export type { NetDecision, NetPolicy } from './guards/net-guard.js';
+export type { AddressDecision, NetDecision, NetPolicy } from './guards/net-guard.js';
 export { decideFs, checkPathSyntax } from './guards/fs-guard.js';
 export type { FsDecision, FsPolicy, FsOperation } from './guards/fs-guard.js';
 export { buildSkill } from './build/build-skill.js';

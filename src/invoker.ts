@@ -230,7 +230,13 @@ export class SkillInvoker {
       });
       const fs = createFsCapability(
         { read: perms.fs?.read ?? false, write: perms.fs?.write ?? false, roots: perms.fs?.paths ?? [] },
-        { maxFileBytes: this.limits.maxFileBytes },
+        {
+          maxFileBytes: this.limits.maxFileBytes,
+          // Re-checked on canonical paths at each call: a root that is a symlink into a denied
+          // area passes the install-time string check but not this one.
+          allowedRoots: this.hostPolicy.allowedRoots,
+          deniedPaths: this.hostPolicy.deniedPaths,
+        },
       );
       caps = { net, fs };
       this.caps.set(key, caps);

@@ -156,7 +156,10 @@ function kindOf(st: Stats): EntryKind {
 export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions = {}): FsCapability {
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   // Canonicalised once, starting now: a root that does not exist now is not usable later either.
-  const rootsP: Promise<Roots> = canonicalRoots(policy.roots, opts);
+  const rootsP: Promise<Roots> = canonicalRoots(policy.roots, opts).catch(() => ({
+    usable: [],
+    unusable: policy.roots.map((r) => `${JSON.stringify(r)} (cannot be resolved)`),
+  }));
   let procP: Promise<boolean> | undefined;
 
   const roots = (): Promise<Roots> => rootsP;
@@ -496,7 +499,7 @@ const MAX_LINK_HOPS = 40;
  * A dangling symlink is followed (readlink) to where it *would* lead, so the decision is taken
  * on its target: a dangling link pointing outside the roots is denied, not not-found.
  */
-export async function resolveLenient(path: string, hops = 0): Promise<Resolved> {
+async function resolveLenient(path: string, hops = 0): Promise<Resolved> {
   let firstCode: string;
   try {
     return { candidate: await fsp.realpath(path), status: 'exists', missing: 0, dotdotAfterMissing: false };
@@ -504,13 +507,33 @@ export async function resolveLenient(path: string, hops = 0): Promise<Resolved> 
     firstCode = errnoCode(e);
   }
   const comps = path.split('/').filter((c) => c !== '');
-  for (let j = comps.length; j >= 0; j--) {
-    let base: string;
+  // The deepest prefix that resolves. The kernel resolves a path component by component, so if a
+  // prefix fails every longer one fails too: binary search (a guest may send ~2000 components).
+  const tryPrefix = async (j: number): Promise<string | null> => {
     try {
-      base = await fsp.realpath(`/${comps.slice(0, j).join('/')}`);
+      return await fsp.realpath(`/${comps.slice(0, j).join('/')}`);
     } catch {
-      continue;
+      return null;
     }
+  };
+  let j = 0;
+  let base = await tryPrefix(0);
+  if (base !== null) {
+    let lo = 0;
+    let hi = comps.length;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      const got = await tryPrefix(mid);
+      if (got !== null) {
+        lo = mid;
+        base = got;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    j = lo;
+  }
+  if (base !== null) {
     const rest = comps.slice(j);
     const candidate = posix.normalize(posix.join(base, ...rest));
     const clean = candidate.length > 1 && candidate.endsWith('/') ? candidate.slice(0, -1) : candidate;

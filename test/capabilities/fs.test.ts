@@ -3,6 +3,7 @@
  *
  * Layout (BASE is a fresh realpath'd temp dir):
  *   BASE/outside/secret.txt            "secret"
+ *   BASE/outside/outside-marker        (a name that exists nowhere inside: listing it = a leak)
  *   BASE/outside/nested/               (dir)
  *   BASE/root/                         the skill's only root
  *   BASE/root/file.txt                 "hello"
@@ -21,6 +22,7 @@
  *   BASE/root/dangling-in  -> nope.txt                  dangling, target inside
  *   BASE/root/loop      -> loop                         cycle
  *   BASE/root/dot-link  -> sub/.                        symlink ending in dot
+ *   BASE/root/dchain    -> dangling-out                 chain ending in a dangling link outside
  */
 import { mkdir, mkdtemp, readFile, realpath, rm, stat as fsStat, lstat, symlink, writeFile, readlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -43,6 +45,7 @@ async function buildTree(): Promise<void> {
   OUT = join(BASE, 'outside');
   await mkdir(join(OUT, 'nested'), { recursive: true });
   await writeFile(join(OUT, 'secret.txt'), 'secret');
+  await writeFile(join(OUT, 'outside-marker'), '');
   await mkdir(join(ROOT, 'sub'), { recursive: true });
   await writeFile(join(ROOT, 'file.txt'), 'hello');
   await writeFile(join(ROOT, 'secret.txt'), 'decoy');
@@ -62,6 +65,7 @@ async function buildTree(): Promise<void> {
     ['dangling-in', 'nope.txt'],
     ['loop', 'loop'],
     ['dot-link', 'sub/.'],
+    ['dchain', 'dangling-out'],
   ];
   for (const [name, target] of links) await symlink(target, join(ROOT, name));
 }
@@ -115,6 +119,8 @@ const READ_CASES: Array<[string, Outcome, string]> = [
   ['sub/missing/deeper.txt', 'not-found', 'missing directory inside'],
   ['dangling-in', 'not-found', 'dangling link inside'],
   ['dangling-out', 'denied:fs.outside_roots', 'dangling link whose target is outside'],
+  ['dchain', 'denied:fs.outside_roots', 'chain to a dangling link outside'],
+  ['dangling-out/x', 'denied:fs.outside_roots', 'below a dangling link outside'],
   ['dir-out/does-not-exist', 'denied:fs.outside_roots', 'missing outside is denied, not not-found (no oracle)'],
   ['../outside/nope/../x', 'denied:fs.outside_roots', '.. after a missing component outside: still denied'],
   ['missing/../file.txt', 'invalid', '.. after a missing component inside cannot be resolved'],
@@ -407,6 +413,14 @@ describe('flags, roots, limits, syntax', () => {
     expect(!res.ok && res.denial).toBeUndefined();
   });
 
+  it('very deep paths are resolved quickly (logarithmic ancestor search)', async () => {
+    const deep = `${ROOT}/${'a/'.repeat(1900)}x`;
+    const t0 = Date.now();
+    expect(outcome(await rw.writeFile(deep, enc.encode('x'), ctx))).toBe('not-found');
+    expect(outcome(await rw.makeDir(`${OUT}/${'a/'.repeat(1900)}x`, ctx))).toBe('denied:fs.outside_roots');
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
   it('an aborted invocation does nothing', async () => {
     const ac = new AbortController();
     ac.abort();
@@ -449,7 +463,7 @@ describe('check-to-use race (a local process swaps a directory for a symlink)', 
         bump(`read:${outcome(rd).replace('PWNED', 'inside')}`);
         bump(`list:${outcome(ls)}`);
         expect(outcome(rd)).not.toBe('ok:secret');
-        if (ls.ok) expect(ls.value.map((e) => e.name)).not.toContain('nested');
+        if (ls.ok) expect(ls.value.map((e) => e.name)).not.toContain('outside-marker');
       }
     } finally {
       child.kill();
@@ -457,9 +471,73 @@ describe('check-to-use race (a local process swaps a directory for a symlink)', 
     }
     expect(await readFile(join(OUT, 'secret.txt'), 'utf8')).toBe('secret');
     const { readdir } = await import('node:fs/promises');
-    expect((await readdir(OUT)).sort()).toEqual(['nested', 'secret.txt']);
+    expect((await readdir(OUT)).sort()).toEqual(['nested', 'outside-marker', 'secret.txt']);
     // The race was really exercised: some operations got in, some were refused.
     expect(Object.keys(counts).some((k) => k.endsWith(':ok') || k.startsWith('read:ok'))).toBe(true);
     expect(Object.keys(counts).some((k) => k.includes('denied'))).toBe(true);
   }, 20_000);
+});
+
+describe('fs capability properties (real tree)', () => {
+  const fcP = import('fast-check');
+  const SEGMENTS = [
+    'file.txt', 'sub', 'inner.txt', 'sub-link', 'dir-out', 'up', 'abs-out', 'rel-out', 'chain1', 'in-link', 'in-chain',
+    'dotdot-link', 'dangling-out', 'dangling-in', 'dot-link', 'loop', '..', '.', '', 'outside', 'root', 'secret.txt', 'nested', 'missing', 'new',
+  ];
+
+  async function snapshot(dir: string): Promise<string> {
+    const { readdir } = await import('node:fs/promises');
+    const out: string[] = [];
+    const walk = async (d: string, rel: string): Promise<void> => {
+      for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) {
+          out.push(`${rel}${e.name}/`);
+          await walk(p, `${rel}${e.name}/`);
+        } else out.push(`${rel}${e.name}=${e.isFile() ? await readFile(p, 'utf8') : '?'}`);
+      }
+    };
+    await walk(dir, '');
+    return out.join('\n');
+  }
+
+  it('whatever the path, nothing outside the root is read, written, created or removed', async () => {
+    const fc = (await fcP).default;
+    const before = await snapshot(OUT);
+    const pathArb = fc
+      .tuple(fc.constantFrom(ROOT, BASE, `${ROOT}/sub`), fc.array(fc.constantFrom(...SEGMENTS), { minLength: 1, maxLength: 5 }), fc.boolean())
+      .map(([start, segs, slash]) => `${start}/${segs.join('/')}${slash ? '/' : ''}`);
+    const opArb = fc.constantFrom('read', 'write', 'mkdir', 'remove', 'stat', 'list');
+    await fc.assert(
+      fc.asyncProperty(pathArb, opArb, async (p, op) => {
+        switch (op) {
+          case 'read': {
+            const res = await rw.readFile(p, ctx);
+            if (res.ok) expect(dec.decode(res.value)).not.toBe('secret');
+            break;
+          }
+          case 'write':
+            await rw.writeFile(p, enc.encode('PWNED'), ctx);
+            break;
+          case 'mkdir':
+            await rw.makeDir(p, ctx);
+            break;
+          case 'remove':
+            await rw.remove(p, ctx);
+            break;
+          case 'stat':
+            await rw.stat(p, ctx);
+            break;
+          case 'list': {
+            const res = await rw.listDir(p, ctx);
+            if (res.ok) expect(res.value.map((e) => e.name)).not.toContain('outside-marker');
+            break;
+          }
+        }
+        expect(await snapshot(OUT)).toBe(before);
+        expect(existsSync(ROOT)).toBe(true);
+      }),
+      { numRuns: 400 },
+    );
+  }, 60_000);
 });
