@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { prepareArgs } from './args.js';
+import { parseGuestFailure } from './build/guest-failure.js';
 import { createFsCapability } from './capabilities/fs.js';
 import { createNetCapability, type NetResolver } from './capabilities/net.js';
 import type { FetchLike } from './capabilities/types.js';
@@ -347,7 +348,7 @@ export class SkillInvoker {
         this.auditLimit(invocationId, skillId, command, 'result_size', this.limits.maxResultBytes, done.message);
         throw new ResourceLimitError('result_size', this.limits.maxResultBytes, done.message, ctx);
       }
-      const message = done.kind === 'guest' ? guestErrorMessage(done.message) : done.message;
+      const message = done.kind === 'guest' ? parseGuestFailure(done.message).message : done.message;
       this.audit({
         type: 'execution_error',
         invocationId,
@@ -414,22 +415,4 @@ export class SkillInvoker {
     await Promise.all([...this.caps.values()].map((c) => c.net.close()));
     this.caps.clear();
   }
-}
-
-/**
- * The guest's err string, as the build step's wrapper writes it: JSON `{"error":{"tag","val"}}`
- * for an uncaught capability error, `{"message"}` for anything else; plain text from skills
- * built elsewhere.
- */
-export function guestErrorMessage(raw: string): string {
-  try {
-    const v = JSON.parse(raw) as { error?: { tag?: unknown; val?: unknown }; message?: unknown };
-    if (v && typeof v === 'object') {
-      if (v.error && typeof v.error.tag === 'string') return `${v.error.tag}: ${String(v.error.val)}`;
-      if (typeof v.message === 'string') return v.message;
-    }
-  } catch {
-    // not JSON: the text itself
-  }
-  return raw;
 }

@@ -104,9 +104,9 @@ export async function buildSkill(dir: string, opts: BuildOptions = {}): Promise<
   progress({ step: 'check', detail: imports.join(', '), ms: elapsed(t) });
 
   t = performance.now();
-  await mkdir(path.dirname(outFile), { recursive: true });
   const tmp = `${outFile}.${randomUUID()}.tmp`;
   try {
+    await mkdir(path.dirname(outFile), { recursive: true });
     await writeFile(tmp, component);
     await rename(tmp, outFile);
   } catch (e) {
@@ -121,7 +121,14 @@ export async function buildSkill(dir: string, opts: BuildOptions = {}): Promise<
 // ---------------------------------------------------------------------------------------------
 // Bundle
 
-async function bundle(skillDir: string, manifest: SkillManifest): Promise<{ js: string; map: SourceMap | undefined }> {
+interface Bundle {
+  js: string;
+  map: SourceMap | undefined;
+  /** Absolute paths of every file that went into the bundle (guest runtime included). */
+  inputs: string[];
+}
+
+async function bundle(skillDir: string, manifest: SkillManifest): Promise<Bundle> {
   const ctx = { skillId: manifest.id };
   if (!manifest.entry) {
     throw new BuildError(`${manifest.id}: skill.yaml has no 'entry' (the JS/TS source to build)`, ctx);
@@ -190,7 +197,26 @@ async function bundle(skillDir: string, manifest: SkillManifest): Promise<{ js: 
   } catch {
     map = undefined;
   }
-  return { js: file.text, map };
+  const inputs = Object.keys(out.metafile?.inputs ?? {})
+    .filter((f) => f !== 'agentos-skill-entry.js' && !f.includes(':'))
+    .map((f) => path.resolve(skillDir, f));
+  return { js: file.text, map, inputs };
+}
+
+/**
+ * Every file a build of `dir` depends on: the manifest, the bundled sources (guest runtime and
+ * helpers included) and the WIT. For up-to-date checks (scripts/build-examples.mjs). A skill that
+ * does not bundle yields undefined (build it to see why).
+ */
+export async function skillSources(dir: string): Promise<string[] | undefined> {
+  const skillDir = path.resolve(dir);
+  try {
+    const { manifest, file } = await loadManifest(skillDir);
+    const { inputs } = await bundle(skillDir, manifest);
+    return [file, WIT_FILE, ...inputs];
+  } catch {
+    return undefined;
+  }
 }
 
 async function runEsbuild(options: esbuild.BuildOptions, skillDir: string, skillId: string): Promise<esbuild.BuildResult> {
@@ -302,21 +328,31 @@ async function compileStarlingMonkey(js: string): Promise<Uint8Array> {
  */
 function compilerMessage(e: unknown, map: SourceMap | undefined, skillDir: string): string {
   const raw = e instanceof Error ? e.message : String(e);
+  let where: string | undefined;
   const text = raw
     .replace(/^[:\s]+/, '')
     .replace(/Failed to initialize component \(wizer \([^)]*\)\):\s*/, '')
     .replace(/Failed to evaluate user JavaScript module: Failed to finish JavaScript module evaluation: /, '')
     .replace(/Exception while evaluating top-level script\s*/, '')
-    .replace(/(?:componentize-qjs:user\.js|@?skill\.js):(\d+):(\d+)/g, (whole, l: string, c: string) =>
-      map ? (originalPosition(map, Number(l), Number(c), skillDir) ?? whole) : whole,
-    );
+    .replace(/(?:componentize-qjs:user\.js|skill\.js):(\d+):(\d+)/g, (whole, l: string, c: string) => {
+      const mapped = map ? (originalPosition(map, Number(l), Number(c), skillDir) ?? whole) : whole;
+      // Point at the skill's own code, not at the guest runtime/helpers that threw for it.
+      const inGuest = path.resolve(skillDir, mapped).startsWith(path.join(PACKAGE_ROOT, 'guest') + path.sep);
+      if (!inGuest) where ??= mapped;
+      return mapped;
+    });
   const seen = new Set<string>();
   const lines = text
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l && !/^(Stack:?|Additionally, some promises|Promise rejected but never handled|at\s|@|Caused by:?$|\d+:\s+0x)/.test(l))
+    .filter((l) => l && !/^(Stack:?|Additionally, some promises|Promise rejected but never handled|at\s|\S*@|Caused by:?$|\d+:\s+0x)/.test(l))
     .filter((l) => !seen.has(l) && seen.add(l));
-  return lines.slice(0, 6).join('\n') || 'unknown error';
+  if (lines.length === 0) return 'unknown error';
+  // One shape for both engines: `src/index.ts:3:9: Error: ...`.
+  if (where) {
+    lines[0] = `${where}: ${(lines[0] as string).replace(/^\S+:\d+:\d+:?\s*/, '')}`;
+  }
+  return lines.slice(0, 6).join('\n');
 }
 
 interface SourceMap {
