@@ -22,7 +22,7 @@ import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
+import type * as esbuild from 'esbuild';
 import { BuildError } from '../errors.js';
 import { loadManifest } from '../manifest.js';
 import type { SkillManifest } from '../types.js';
@@ -221,7 +221,9 @@ export async function skillSources(dir: string): Promise<string[] | undefined> {
 
 async function runEsbuild(options: esbuild.BuildOptions, skillDir: string, skillId: string): Promise<esbuild.BuildResult> {
   try {
-    return await esbuild.build(options);
+    // Loaded on first use so that hosts which never build skills do not pay for it.
+    const { build } = await import('esbuild');
+    return await build(options);
   } catch (e) {
     const errors = (e as esbuild.BuildFailure).errors;
     if (Array.isArray(errors) && errors.length > 0) {

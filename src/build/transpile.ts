@@ -26,7 +26,6 @@
  * the err string of `invoke`).
  */
 
-import { transpile } from '@bytecodealliance/jco';
 
 export interface TranspiledComponent {
   /** File name -> contents. Core wasm files are named `<name>.core*.wasm`. */
@@ -38,6 +37,8 @@ export interface TranspiledComponent {
 }
 
 export async function transpileComponent(bytes: Uint8Array, name: string): Promise<TranspiledComponent> {
+  // Loaded on first use: jco costs ~100 ms to import, and a warm disk cache never needs it.
+  const { transpile } = await import('@bytecodealliance/jco');
   const out = await transpile(bytes, {
     name,
     // instantiate(getCoreModule, imports, instantiateCore) returns the exports synchronously.
