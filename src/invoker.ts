@@ -75,7 +75,7 @@ export interface SkillInvokerOptions {
   fetch?: FetchLike | undefined;
   /** DNS seam of the default client. */
   resolver?: NetResolver | undefined;
-  /** Receives every audit event (and the skills' log lines at debug/info). */
+  /** Receives every audit event of this invoker (warn) and the skills' log lines (info). */
   logger?: AuditLogger | undefined;
   /** The operator's policy; defaults to the registry's. */
   hostPolicy?: HostPolicy | undefined;
@@ -369,7 +369,8 @@ export class SkillInvoker {
   }
 
   private audit(e: AuditEventInput): void {
-    this.registry.recordAudit(e);
+    const event = this.registry.recordAudit(e);
+    this.opts.logger?.warn?.({ audit: event }, `audit ${event.type}`);
   }
 
   private auditLimit(invocationId: string, skillId: string, command: string, limit: string, max: number, reason: string) {
