@@ -270,7 +270,8 @@ export class SkillInvoker {
     let timer: NodeJS.Timeout | undefined;
     const record: InvocationRecord = { invocationId, skillId, command, hostCalls: 0, ioBytes: 0 };
     try {
-      const worker = await this.pool.acquire(
+      const worker = await this.pool
+        .acquire(
         {
           key: `${skillId}@${skill.hash}:${reuse ? 'reuse' : 'fresh'}`,
           prepared: skill.prepared,
@@ -282,7 +283,18 @@ export class SkillInvoker {
           },
         },
         controller.signal,
-      );
+        )
+        .catch((e: unknown) => {
+          // The pool knows nothing of skills: give its errors this invocation's context.
+          if (this.closed) throw new InvokerClosedError(ctx);
+          if (e instanceof InvocationAbortedError) throw new InvocationAbortedError(ctx);
+          if (e instanceof SkillError && !e.skillId) throw Object.assign(e, { skillId, command });
+          throw e;
+        });
+      if (controller.signal.aborted) {
+        this.pool.release(worker);
+        throw this.closed ? new InvokerClosedError(ctx) : new InvocationAbortedError(ctx);
+      }
       // The deadline covers the skill's own time, not the wait for a free worker.
       timer = setTimeout(() => controller.abort(new DOMException('deadline', 'TimeoutError')), timeoutMs);
       const handler = createHostCallHandler(

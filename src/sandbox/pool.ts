@@ -121,14 +121,32 @@ export class WorkerPool {
     await Promise.all(all.map((w) => w.terminate()));
   }
 
-  private async whenReady(w: SkillWorker, spec: WorkerSpec, signal?: AbortSignal): Promise<SkillWorker> {
+  /** Waits for the worker's instance; an abort meanwhile gives the worker back (it is healthy). */
+  private async whenReady(w: SkillWorker, _spec: WorkerSpec, signal?: AbortSignal): Promise<SkillWorker> {
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<'aborted'>((resolve) => {
+      if (!signal) return;
+      if (signal.aborted) return resolve('aborted');
+      onAbort = () => resolve('aborted');
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
     try {
-      await w.ready;
+      const r = await Promise.race([w.ready, aborted]);
+      if (r === 'aborted') {
+        w.ready.then(
+          () => this.release(w),
+          () => this.discard(w),
+        );
+        throw new InvocationAbortedError();
+      }
       return w;
     } catch (e) {
+      if (e instanceof InvocationAbortedError) throw e;
       this.discard(w);
       if (signal?.aborted) throw new InvocationAbortedError();
       throw e;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
   }
 

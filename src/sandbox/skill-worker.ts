@@ -81,7 +81,12 @@ export class SkillWorker {
       transferList: [port2],
       // Wasm memory is capped in the modules; this caps the JS glue around the instance.
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
+      // Nothing a worker prints may reach the host's stdout (it can be a protocol channel, e.g. MCP).
+      stdout: true,
+      stderr: true,
     });
+    this.worker.stdout.pipe(process.stderr, { end: false });
+    this.worker.stderr.pipe(process.stderr, { end: false });
     this.channel = new ChannelEnd(sab, port1, 'main');
     port1.unref();
     this.worker.on('error', (e: Error & { code?: string }) => {
@@ -129,6 +134,11 @@ export class SkillWorker {
     signal: AbortSignal,
   ): Promise<RunOutcome> {
     if (this.dead) return { kind: 'terminated', why: 'exited' };
+    if (signal.aborted) {
+      // An abort that fired while the worker was being acquired: the listener below would never run.
+      await this.terminate();
+      return { kind: 'terminated', why: abortWhy(signal) };
+    }
     this.worker.ref();
     this.invocations++;
     running++;

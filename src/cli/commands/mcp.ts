@@ -1,0 +1,123 @@
+/**
+ * `mcp [--phase planning|execution]`: serve the enabled skills of the store (`--home`) as MCP
+ * tools over stdio. stdout carries the protocol and nothing else; every log line goes to stderr.
+ * Enabling, disabling or installing skills meanwhile (from another `agentos-skills` process) is
+ * picked up within a second and announced with `notifications/tools/list_changed`.
+ *
+ * Shutdown, on stdin end (the client went away; requests already received are answered first),
+ * SIGINT or SIGTERM (at once): close the transport, end the skill workers, close the registry;
+ * nothing is left running, so the process exits by itself.
+ */
+import { Option, type Command } from 'commander';
+import type { McpLog } from '../../mcp/server.js';
+import type { AuditLogger, Phase } from '../../types.js';
+import type { CliContext } from '../context.js';
+import { packageInfo } from '../package-info.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('mcp')
+    .description('serve the enabled skills as MCP tools over stdio (for Claude Desktop and other MCP clients)')
+    .addOption(
+      new Option('--phase <phase>', 'invoker phase: in planning every tool call is refused with PHASE_VIOLATION')
+        .choices(['planning', 'execution'])
+        .default('execution'),
+    )
+    .action(async (opts: { phase: Phase }, cmd: Command) => {
+      const stderr = ctx.io.stderr;
+      // Nothing but protocol on stdout: whatever a library would print there goes to stderr.
+      const toStderr = (...args: unknown[]) => {
+        stderr.write(`${args.map((a) => (typeof a === 'string' ? a : safeJson(a))).join(' ')}\n`);
+      };
+      console.log = toStderr;
+      console.info = toStderr;
+      console.debug = toStderr;
+
+      const log: McpLog = (level, message, fields) => {
+        if (ctx.io.env['AGENTOS_LOG_LEVEL']?.trim().toLowerCase() === 'silent') return;
+        const extra = fields && Object.keys(fields).length > 0 ? ` ${safeJson(fields)}` : '';
+        stderr.write(`agentos-skills mcp: ${level === 'info' ? '' : `${level}: `}${message}${extra}\n`);
+      };
+
+      const registry = ctx.openRegistry(cmd);
+      // Loaded here, not at startup: the other commands do not pay for the SDK and the sandbox.
+      const [{ StdioServerTransport }, { createMcpServer }, { SkillLoader }, { SkillInvoker }, { createDefaultLogger }] = await Promise.all([
+        import('@modelcontextprotocol/sdk/server/stdio.js'),
+        import('../../mcp/server.js'),
+        import('../../loader.js'),
+        import('../../invoker.js'),
+        import('../../audit.js'),
+      ]);
+      // With $AGENTOS_LOG_LEVEL the registry already logs every audit event (see CliContext);
+      // the invoker's logger adds only the skills' own log lines (info), never a second copy.
+      let skillLogs: AuditLogger | undefined;
+      if (ctx.io.env['AGENTOS_LOG_LEVEL']) {
+        const pino = createDefaultLogger(ctx.io.env);
+        skillLogs = { info: (obj, msg) => pino.info(obj, msg) };
+      }
+      const loader = new SkillLoader(registry);
+      const invoker = new SkillInvoker(loader, { phase: opts.phase, hostPolicy: registry.hostPolicy, logger: skillLogs });
+      const server = createMcpServer({ registry, loader, invoker, version: packageInfo().version, log });
+      const transport = new StdioServerTransport(process.stdin, process.stdout);
+
+      // Two ways out: the client went away (stdin ended, transport closed, stdout broken), or a
+      // signal. On stdin end the calls already received are finished first (the client may
+      // still be reading); a signal ends everything at once, draining included.
+      let end!: (why: string) => void;
+      const ended = new Promise<string>((resolve) => {
+        end = resolve;
+      });
+      let signal!: (why: string) => void;
+      const signalled = new Promise<string>((resolve) => {
+        signal = resolve;
+      });
+      const onEnd = () => end('stdin ended');
+      const onSigint = () => signal('SIGINT');
+      const onSigterm = () => signal('SIGTERM');
+      process.stdin.once('end', onEnd);
+      process.stdin.once('close', onEnd);
+      process.once('SIGINT', onSigint);
+      process.once('SIGTERM', onSigterm);
+      server.onclose = () => end('transport closed');
+      server.onerror = (e) => log('warn', `protocol error: ${e.message}`);
+      // A client gone mid-write (EPIPE) ends the session instead of crashing the process.
+      const onStdoutError = (e: Error) => end(`stdout: ${e.message}`);
+      process.stdout.on('error', onStdoutError);
+
+      try {
+        // Load while the client initializes; tools/list waits for this first refresh.
+        server.refresh().catch((e: unknown) => log('error', `could not load the enabled skills: ${(e as Error)?.message ?? String(e)}`));
+        await server.connect(transport);
+        log('info', `serving the skills of ${registry.home} over stdio (phase ${opts.phase})`);
+        const why = await Promise.race([ended, signalled]);
+        if (why === 'stdin ended' && server.pendingRequests > 0) {
+          log('info', `stdin ended; answering the ${server.pendingRequests} request(s) in flight first`);
+          const interrupted = await Promise.race([server.drain().then(() => undefined), signalled]);
+          log('info', `shutting down: ${why}${interrupted ? ` (${interrupted} while answering)` : ''}`);
+        } else {
+          log('info', `shutting down: ${why}`);
+        }
+      } finally {
+        process.stdin.off('end', onEnd);
+        process.stdin.off('close', onEnd);
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigterm);
+        server.onclose = undefined;
+        await server.close().catch(() => {});
+        await invoker.close().catch(() => {});
+        // The registry is closed by the CLI context once this action returns. Let go of stdin so
+        // nothing keeps the event loop alive.
+        process.stdin.pause();
+        process.stdin.unref?.();
+        process.stdout.off('error', onStdoutError);
+      }
+    });
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
