@@ -4,10 +4,10 @@
  * here is closed by `close()` once the command is done, whatever happened.
  */
 import type { Command } from 'commander';
-import { createDefaultLogger } from '../audit.js';
 import { resolveHome } from '../home.js';
-import { loadHostPolicy, type HostPolicy } from '../policy.js';
-import { SkillRegistry } from '../registry.js';
+import type { HostPolicy } from '../policy.js';
+import type { SkillRegistry } from '../registry.js';
+import { lib } from './lib.js';
 import type { CliIO, Output } from './output.js';
 import { applyRetention, resolveRetention } from './retention.js';
 
@@ -53,13 +53,14 @@ export class CliContext {
   hostPolicy(cmd: Command): HostPolicy | undefined {
     const file = this.globals(cmd).policy ?? (this.io.env[POLICY_ENV] || undefined);
     if (!this.policyCache || this.policyCache.file !== file) {
-      this.policyCache = { file, policy: file === undefined ? undefined : loadHostPolicy(file) };
+      this.policyCache = { file, policy: file === undefined ? undefined : lib().loadHostPolicy(file) };
     }
     return this.policyCache.policy;
   }
 
   /** The registry of this home, with the host policy, pruned per the retention settings. */
   openRegistry(cmd: Command, opts: { retention?: boolean } = {}): SkillRegistry {
+    const { SkillRegistry, createDefaultLogger } = lib();
     const hostPolicy = this.hostPolicy(cmd);
     const retention = resolveRetention(this.io.env, hostPolicy);
     const logger = this.io.env['AGENTOS_LOG_LEVEL'] ? createDefaultLogger(this.io.env) : undefined;

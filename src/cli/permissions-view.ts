@@ -1,7 +1,8 @@
 /** The permission review shown by `install`, `enable` and `info`. */
-import { permissionSummary, type PermissionSummary } from '../manifest.js';
-import { effectiveLimits, type HostPolicy } from '../policy.js';
+import type { PermissionSummary } from '../manifest.js';
+import type { HostPolicy } from '../policy.js';
 import type { SkillManifest } from '../types.js';
+import { lib } from './lib.js';
 import type { Output } from './output.js';
 import { formatPairs } from './table.js';
 
@@ -11,6 +12,7 @@ export interface PermissionReview extends PermissionSummary {
 }
 
 export function permissionReview(manifest: SkillManifest, policy: HostPolicy | undefined): PermissionReview {
+  const { permissionSummary, effectiveLimits } = lib();
   return { ...permissionSummary(manifest), effectiveLimits: effectiveLimits(manifest, policy ?? {}) };
 }
 

@@ -8,7 +8,7 @@ import {
   SkillError,
   SkillNotEnabledError,
 } from '../errors.js';
-import { HostPolicyError } from '../policy.js';
+import type { HostPolicyError } from '../policy.js';
 import { CliError } from './cli-errors.js';
 import { exitCodeFor } from './exit-codes.js';
 
@@ -29,7 +29,7 @@ export function renderError(err: unknown, opts: { bin: string; debug: boolean })
   if (err instanceof SkillError) {
     return { exitCode: exitCodeFor(err.code), json: err.toJSON(), human: [...skillErrorLines(err, opts.bin), ...causeStack(err), ...stack(err)] };
   }
-  if (err instanceof HostPolicyError) {
+  if (isHostPolicyError(err)) {
     return {
       exitCode: exitCodeFor('POLICY_INVALID'),
       json: { name: err.name, code: 'POLICY_INVALID', message: err.message, file: err.file, issues: err.issues },
@@ -46,6 +46,11 @@ export function renderError(err: unknown, opts: { bin: string; debug: boolean })
     json: { name: err instanceof Error ? err.name : 'Error', code: 'INTERNAL', message },
     human: [`internal error: ${message}`, ...(opts.debug ? stack(err) : ['(set AGENTOS_DEBUG=1 to see the stack)'])],
   };
+}
+
+/** By name: importing policy.js (zod) just to test instanceof would slow every command down. */
+function isHostPolicyError(e: unknown): e is HostPolicyError {
+  return e instanceof Error && e.name === 'HostPolicyError' && Array.isArray((e as Partial<HostPolicyError>).issues);
 }
 
 function skillErrorLines(err: SkillError, bin: string): string[] {
