@@ -116,6 +116,9 @@ export class SkillInvoker {
   private readonly caps = new Map<string, SkillCapabilities>();
   private readonly stats = new Map<string, SkillUsage>();
   private readonly inflight = new Set<AbortController>();
+  /** Usage not yet written to the registry: batched off the hot path, flushed every second and at close. */
+  private pendingUsage: { skillId: string; ok: boolean; code?: string | undefined; ms: number }[] = [];
+  private usageTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -398,9 +401,28 @@ export class SkillInvoker {
     u.invocations++;
     if (code === undefined) u.ok++;
     else u.failures[code] = (u.failures[code] ?? 0) + 1;
-    u.totalMs += performance.now() - t0;
+    const ms = performance.now() - t0;
+    u.totalMs += ms;
     u.meanMs = u.totalMs / u.invocations;
     u.lastAt = new Date().toISOString();
+    this.pendingUsage.push({ skillId, ok: code === undefined, code, ms });
+    if (!this.usageTimer) {
+      this.usageTimer = setTimeout(() => this.flushUsage(), 1000);
+      this.usageTimer.unref();
+    }
+  }
+
+  /** Writes the batched usage figures to the registry (shared with the CLI's `info`). */
+  flushUsage(): void {
+    if (this.usageTimer) clearTimeout(this.usageTimer);
+    this.usageTimer = undefined;
+    const batch = this.pendingUsage;
+    this.pendingUsage = [];
+    try {
+      for (const u of batch) this.registry.recordUsage(u.skillId, u);
+    } catch {
+      // The registry was closed first; these figures stay in this invoker's usage().
+    }
   }
 
   /** Usage figures of this invoker, per skill. */
@@ -425,6 +447,7 @@ export class SkillInvoker {
     this.closed = true;
     for (const c of this.inflight) c.abort(new DOMException('invoker closed', 'AbortError'));
     await this.pool.close();
+    this.flushUsage();
     await Promise.all([...this.caps.values()].map((c) => c.net.close()));
     this.caps.clear();
   }

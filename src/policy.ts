@@ -44,6 +44,10 @@ export interface HostPolicy {
   maxMemoryMb?: number | undefined;
   defaultTimeoutMs?: number | undefined;
   defaultMemoryMb?: number | undefined;
+  /** Audit retention applied when the CLI opens the store: events older than this are pruned. */
+  auditMaxAgeDays?: number | undefined;
+  /** Audit retention: keep at most this many events (newest kept). */
+  auditMaxEvents?: number | undefined;
 }
 
 /** Paths that are never a reasonable fs root: kernel interfaces, devices, host configuration. */
@@ -255,6 +259,8 @@ const HostPolicySchema = z
     maxMemoryMb: positiveInt.optional(),
     defaultTimeoutMs: positiveInt.optional(),
     defaultMemoryMb: positiveInt.optional(),
+    auditMaxAgeDays: z.number().positive().optional(),
+    auditMaxEvents: positiveInt.optional(),
   })
   .superRefine((p, ctx) => {
     const r = resolveHostPolicy(p);

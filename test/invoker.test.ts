@@ -222,6 +222,18 @@ describe('gates', () => {
     }
   });
 
+  it('usage figures are counted per skill and reach the registry', async () => {
+    const inv = new SkillInvoker(h.loader, { phase: 'execution' });
+    const before = h.registry.usage('example.hello');
+    await inv.invoke('example.hello', 'greet', { name: 'U' });
+    await inv.invoke('example.hello', 'nope', {}).catch(() => undefined);
+    expect(inv.usage('example.hello')).toMatchObject({ invocations: 2, ok: 1, failures: { COMMAND_NOT_FOUND: 1 } });
+    await inv.close(); // flushes the batched figures
+    const after = h.registry.usage('example.hello');
+    expect(after.invocations - before.invocations).toBe(2);
+    expect(after.failuresByCode.COMMAND_NOT_FOUND).toBeGreaterThanOrEqual(1);
+  });
+
   it('an enabled skill that was never loaded is not enabled for the invoker', async () => {
     const loader = new SkillLoader(h.registry);
     const inv = new SkillInvoker(loader, { phase: 'execution' });
