@@ -12,6 +12,8 @@ import pino from 'pino';
 import type { AuditEvent, AuditEventInput, AuditEventType, AuditLogger, AuditQuery } from './types.js';
 
 export const REDACTED = '[REDACTED]';
+/** Longest target or reason an audit event keeps. */
+const MAX_TEXT = 4096;
 
 /** Event types logged at `warn` (the rest at `info`). */
 export const SECURITY_EVENT_TYPES: ReadonlySet<string> = new Set<AuditEventType>([
@@ -283,6 +285,8 @@ export class AuditTrail {
    * before the next one and on `flush()`, and still goes to the logger.
    */
   record(input: AuditEventInput): AuditEvent {
+    // Targets and reasons can carry guest-chosen text: bounded so a skill cannot bloat the trail.
+    const clip = (t: string) => (t.length > MAX_TEXT ? `${t.slice(0, MAX_TEXT)}... [${t.length - MAX_TEXT} more chars]` : t);
     let at: string;
     let badAt: string | undefined;
     try {
@@ -298,9 +302,9 @@ export class AuditTrail {
       skillId: str(input.skillId),
       command: str(input.command),
       capability: (input.capability ?? null) as AuditEvent['capability'],
-      target: input.target === undefined || input.target === null ? null : redactUrlsInText(String(input.target)),
+      target: input.target === undefined || input.target === null ? null : redactUrlsInText(clip(String(input.target))),
       operation: str(input.operation),
-      reason: input.reason === undefined || input.reason === null ? null : redactUrlsInText(String(input.reason)),
+      reason: input.reason === undefined || input.reason === null ? null : redactUrlsInText(clip(String(input.reason))),
     };
     if (input.meta !== undefined && input.meta !== null) e.meta = redactSecrets(input.meta);
     if (badAt !== undefined) e.meta = { ...e.meta, givenAt: badAt };

@@ -42,7 +42,10 @@ export function createHostCallHandler(
   const ctx = { signal };
 
   const limitHit = (l: LimitHit | { limit: LimitKind; max: number; message: string }, target: string, operation: string) => {
-    if (!record.limit) record.limit = { limit: l.limit, max: l.max, message: l.message };
+    // One limit_exceeded per invocation: a guest that keeps calling past a cap must not be able
+    // to write an audit row per call.
+    if (record.limit) return;
+    record.limit = { limit: l.limit, max: l.max, message: l.message };
     audit({
       type: 'limit_exceeded',
       invocationId: record.invocationId,

@@ -158,7 +158,10 @@ export class WorkerPool {
       this.all.delete(w);
     }
     if (this.all.size < this.opts.maxWorkers) return this.spawn(spec);
-    // Full: make room by ending an idle worker of another skill, least recently used first.
+    // Full. Ending another skill's warm worker to boot one for this skill costs a thread start;
+    // worth it only when this skill has no live worker at all. Otherwise wait for one of its own.
+    for (const w of this.all) if (w.key === spec.key && w.alive) return undefined;
+    // Make room by ending an idle worker of another skill, least recently used first.
     let victim: SkillWorker | undefined;
     for (const l of this.idle.values()) for (const w of l) if (!victim || w.lastUsed < victim.lastUsed) victim = w;
     if (!victim) return undefined;

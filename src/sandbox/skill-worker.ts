@@ -81,12 +81,9 @@ export class SkillWorker {
       transferList: [port2],
       // Wasm memory is capped in the modules; this caps the JS glue around the instance.
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
-      // Nothing a worker prints may reach the host's stdout (it can be a protocol channel, e.g. MCP).
-      stdout: true,
-      stderr: true,
+      // Worker stdout is redirected to stderr inside the worker (worker.ts): no pipes here, they
+      // would keep the process alive and pile listeners on process.stderr.
     });
-    this.worker.stdout.pipe(process.stderr, { end: false });
-    this.worker.stderr.pipe(process.stderr, { end: false });
     this.channel = new ChannelEnd(sab, port1, 'main');
     port1.unref();
     this.worker.on('error', (e: Error & { code?: string }) => {

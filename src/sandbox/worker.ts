@@ -19,6 +19,10 @@ import type {
   WorkerBoot,
 } from './protocol.js';
 
+// Nothing this thread prints may reach the host's stdout (it can be a protocol channel, e.g.
+// MCP): send it to stderr here, so the host needs no pipe.
+process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+
 const boot = workerData as WorkerBoot;
 const channel = new ChannelEnd(boot.sab, boot.port, 'worker');
 
@@ -141,15 +145,34 @@ function nearMemoryCap(): boolean {
   return memories.some((m) => m.buffer.byteLength + pageSlack >= boot.memoryBytes);
 }
 
+/** A trap's own text that means the engine ran out of memory (not the guest's words). */
 function isOutOfMemoryMessage(msg: string): boolean {
   return /out of memory|memory allocation failed|could not allocate/i.test(msg);
+}
+
+/** The engine's own OOM report, in the engines' exact words (QuickJS / StarlingMonkey / bad_result). */
+function isEngineOutOfMemory(payload: string): boolean {
+  let f: { kind?: unknown; message?: unknown; name?: unknown };
+  try {
+    f = JSON.parse(payload) as typeof f;
+  } catch {
+    return false;
+  }
+  if (!f || typeof f !== 'object' || typeof f.message !== 'string') return false;
+  if (f.kind === 'error') return f.message === 'out of memory' && (f.name === undefined || f.name === 'InternalError');
+  if (f.kind === 'bad_result') return f.message.endsWith(': out of memory');
+  return false;
+}
+
+function overCap(text: string, max: number): boolean {
+  return text.length > max || (text.length * 3 > max && Buffer.byteLength(text) > max);
 }
 
 function runInvoke(msg: InvokeMsg): DoneMsg {
   try {
     const result = guest.invoke(msg.command, msg.args);
     const max = boot.maxResultBytes;
-    if (result.length > max || (result.length * 3 > max && Buffer.byteLength(result) > max)) {
+    if (overCap(result, max)) {
       const message = `result of ${Buffer.byteLength(result)} bytes is over the ${boot.maxResultBytes}-byte limit`;
       return { t: 'done', ok: false, kind: 'result_size', message, ...takeLogs() };
     }
@@ -158,8 +181,13 @@ function runInvoke(msg: InvokeMsg): DoneMsg {
     const err = e as { payload?: unknown; message?: string } | undefined;
     if (err && typeof err === 'object' && 'payload' in err && typeof err.payload === 'string') {
       // The guest returned err(string): its own failure, the instance is intact.
-      const kind = isOutOfMemoryMessage(err.payload) ? 'memory' : 'guest';
-      return { t: 'done', ok: false, kind, message: err.payload, ...takeLogs() };
+      if (isEngineOutOfMemory(err.payload)) return { t: 'done', ok: false, kind: 'memory', message: err.payload, ...takeLogs() };
+      // An error text is output too: the result cap applies to it.
+      if (overCap(err.payload, boot.maxResultBytes)) {
+        const message = `error text of ${Buffer.byteLength(err.payload)} bytes is over the ${boot.maxResultBytes}-byte limit`;
+        return { t: 'done', ok: false, kind: 'result_size', message, ...takeLogs() };
+      }
+      return { t: 'done', ok: false, kind: 'guest', message: err.payload, ...takeLogs() };
     }
     const message = e instanceof Error ? e.message : String(e);
     const kind =
