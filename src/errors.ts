@@ -78,8 +78,10 @@ export class PermissionDeniedError extends SkillError {
   readonly target: string;
   readonly operation: string;
   readonly reason: string;
+  /** The rule that decided, e.g. `net.host_not_allowed`, `fs.outside_roots` (as in the audit). */
+  readonly rule: string | undefined;
   constructor(
-    d: { capability: Capability; target: string; operation: string; reason: string },
+    d: { capability: Capability; target: string; operation: string; reason: string; rule?: string | undefined },
     ctx: SkillErrorContext = {},
   ) {
     super('PERMISSION_DENIED', `${d.capability} ${d.operation} ${JSON.stringify(d.target)} denied: ${d.reason}`, ctx);
@@ -87,6 +89,7 @@ export class PermissionDeniedError extends SkillError {
     this.target = d.target;
     this.operation = d.operation;
     this.reason = d.reason;
+    this.rule = d.rule;
   }
 }
 

@@ -88,6 +88,7 @@ describe('seed examples', () => {
     const err = await h.invoker.invoke('example.fetch', 'fetch', { domain: 'evil.com' }).catch((e) => e);
     expect(err).toBeInstanceOf(PermissionDeniedError);
     expect(err).toMatchObject({ code: 'PERMISSION_DENIED', capability: 'net', skillId: 'example.fetch', command: 'fetch' });
+    expect(err.rule).toMatch(/^net\./);
     expect(err.target).toContain('evil.com');
     expect(internet.seen.length).toBe(before);
   });
@@ -104,6 +105,9 @@ describe('seed examples', () => {
     const err = await h.invoker.invoke('example.files', 'cmd', { operation: 'read', path: '/etc/passwd' }).catch((e) => e);
     expect(err).toBeInstanceOf(PermissionDeniedError);
     expect(err).toMatchObject({ capability: 'fs', target: '/etc/passwd', operation: 'read-file' });
+    expect(err.rule).toMatch(/^fs\./);
+    const audited = h.registry.auditEvents({ type: 'permission_denied', skillId: 'example.files', limit: 1 })[0]!;
+    expect(audited.meta?.rule).toBe(err.rule);
   });
 
   it('denies traversal and symlink escapes', async () => {
