@@ -95,6 +95,12 @@ export interface InvokeOptions {
   timeoutMs?: number | undefined;
   /** The skill's log lines of this invocation. */
   onLog?: ((line: LogLine) => void) | undefined;
+  /**
+   * The caller's identity (an agent task, a conversation). Invocations of the same session may
+   * run on the instance the previous one left, state included: fast for tight loops. Without a
+   * session, or with another one, the skill always starts from a fresh instance.
+   */
+  session?: string | undefined;
 }
 
 export interface SkillUsage {
@@ -197,19 +203,19 @@ export class SkillInvoker {
   }
 
   private async enabledSkill(invocationId: string, skillId: string, command: string): Promise<LoadedSkill> {
-    const installed = this.registry.get(skillId);
+    const installed = this.registry.state(skillId);
     const state = !installed ? 'not_installed' : !installed.enabled ? 'disabled' : undefined;
-    if (state) {
+    if (!installed || state) {
       this.audit({ type: 'not_enabled', invocationId, skillId, command, reason: state });
       if (state === 'disabled') this.pool.evict((key) => key.startsWith(`${skillId}@`));
-      throw new SkillNotEnabledError(state, { skillId, command });
+      throw new SkillNotEnabledError(state ?? 'not_installed', { skillId, command });
     }
     const loaded = this.loader.get(skillId);
     if (!loaded) {
       this.audit({ type: 'not_enabled', invocationId, skillId, command, reason: 'not_loaded' });
       throw new SkillNotEnabledError('not_loaded', { skillId, command });
     }
-    if (loaded.hash === installed!.componentHash) return loaded;
+    if (loaded.hash === installed.componentHash) return loaded;
     // Re-installed since it was loaded: the host loaded this skill, so load its current version.
     this.pool.evict((key) => key.startsWith(`${skillId}@${loaded.hash}`));
     this.caps.delete(`${skillId}@${loaded.hash}`);
@@ -277,6 +283,7 @@ export class SkillInvoker {
         .acquire(
         {
           key: `${skillId}@${skill.hash}:${reuse ? 'reuse' : 'fresh'}`,
+          session: opts.session,
           prepared: skill.prepared,
           settings: {
             freshInstance: !reuse,
@@ -294,20 +301,36 @@ export class SkillInvoker {
           if (e instanceof SkillError && !e.skillId) throw Object.assign(e, { skillId, command });
           throw e;
         });
-      if (controller.signal.aborted) {
+      let handler: ReturnType<typeof createHostCallHandler>;
+      try {
+        if (controller.signal.aborted) throw this.closed ? new InvokerClosedError(ctx) : new InvocationAbortedError(ctx);
+        handler = createHostCallHandler(
+          this.capabilities(skill),
+          { maxHostCalls: this.limits.maxHostCalls, maxIoBytes: this.limits.maxIoBytes },
+          record,
+          controller.signal,
+          (e) => this.audit(e),
+        );
+      } catch (e) {
+        // Nothing ran on the worker: it goes back to the pool as it was.
         this.pool.release(worker);
-        throw this.closed ? new InvokerClosedError(ctx) : new InvocationAbortedError(ctx);
+        throw e;
       }
       // The deadline covers the skill's own time, not the wait for a free worker.
       timer = setTimeout(() => controller.abort(new DOMException('deadline', 'TimeoutError')), timeoutMs);
-      const handler = createHostCallHandler(
-        this.capabilities(skill),
-        { maxHostCalls: this.limits.maxHostCalls, maxIoBytes: this.limits.maxIoBytes },
-        record,
-        controller.signal,
-        (e) => this.audit(e),
-      );
-      const outcome = await worker.run({ t: 'invoke', command, args: argsJson }, handler, controller.signal);
+      let outcome: Awaited<ReturnType<typeof worker.run>>;
+      try {
+        outcome = await worker.run(
+          { t: 'invoke', command, args: argsJson, session: opts.session },
+          handler,
+          controller.signal,
+        );
+      } catch (e) {
+        // A host-side failure mid-call: the guest is blocked waiting for a reply that will not
+        // come, so that worker is ended.
+        this.pool.discard(worker);
+        throw e;
+      }
       if (outcome.kind === 'terminated') {
         this.pool.discard(worker);
         if (outcome.why === 'timeout') {
@@ -419,7 +442,7 @@ export class SkillInvoker {
     const batch = this.pendingUsage;
     this.pendingUsage = [];
     try {
-      for (const u of batch) this.registry.recordUsage(u.skillId, u);
+      this.registry.recordUsageBatch(batch);
     } catch {
       // The registry was closed first; these figures stay in this invoker's usage().
     }

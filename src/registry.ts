@@ -297,6 +297,7 @@ export class SkillRegistry {
     const db = this.db;
     return {
       get: db.prepare('SELECT * FROM skills WHERE id = ?'),
+      state: db.prepare('SELECT enabled, component_hash FROM skills WHERE id = ?'),
       list: db.prepare('SELECT * FROM skills ORDER BY id'),
       upsert: db.prepare(`
         INSERT INTO skills (id, name, version, description, manifest, enabled, component_hash, component_size, imports, source_dir, installed_at, updated_at)
@@ -571,7 +572,17 @@ export class SkillRegistry {
   }
 
   isEnabled(id: string): boolean {
-    return this.get(id)?.enabled ?? false;
+    return this.state(id)?.enabled ?? false;
+  }
+
+  /**
+   * Just what the invoker checks on every call, without parsing the stored manifest: whether the
+   * skill is installed and enabled, and the hash of its current component.
+   */
+  state(id: string): { enabled: boolean; componentHash: string } | undefined {
+    this.assertOpen();
+    const row = this.stmts.state.get(id) as { enabled: number; component_hash: string } | undefined;
+    return row ? { enabled: row.enabled === 1, componentHash: row.component_hash } : undefined;
   }
 
   private mustGet(id: string): InstalledSkill {
@@ -614,11 +625,20 @@ export class SkillRegistry {
 
   /** Count one invocation of `skillId` (one upsert, two on failure, in one transaction). */
   recordUsage(skillId: string, u: { ok: boolean; code?: string | undefined; ms: number }): void {
+    this.recordUsageBatch([{ skillId, ...u }]);
+  }
+
+  /** Count many invocations in one transaction (the invoker batches them off its hot path). */
+  recordUsageBatch(batch: readonly { skillId: string; ok: boolean; code?: string | undefined; ms: number }[]): void {
     this.assertOpen();
-    const ms = Number.isFinite(u.ms) && u.ms > 0 ? u.ms : 0;
+    if (batch.length === 0) return;
+    const at = new Date().toISOString();
     this.db.transaction(() => {
-      this.stmts.usageUpsert.run({ skillId, failed: u.ok ? 0 : 1, ms, at: new Date().toISOString() });
-      if (!u.ok) this.stmts.usageCodeUpsert.run(skillId, u.code ?? 'UNKNOWN');
+      for (const u of batch) {
+        const ms = Number.isFinite(u.ms) && u.ms > 0 ? u.ms : 0;
+        this.stmts.usageUpsert.run({ skillId: u.skillId, failed: u.ok ? 0 : 1, ms, at });
+        if (!u.ok) this.stmts.usageCodeUpsert.run(u.skillId, u.code ?? 'UNKNOWN');
+      }
     })();
   }
 

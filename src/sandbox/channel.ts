@@ -20,6 +20,7 @@ const SEQ_TO_MAIN = 1;
 const VIA = 2; // 0 = inline in the data region, 1 = on the port
 const JSON_LEN = 3;
 const BIN_LEN = 4;
+const WORKER_FLAG = 5; // set by the worker: an instance is ready for the next invocation
 const CONTROL_BYTES = 64;
 
 export const DEFAULT_REGION_BYTES = 256 * 1024;
@@ -79,6 +80,16 @@ export class ChannelEnd {
     Atomics.notify(this.ctrl, this.mySeq);
   }
 
+  /** Worker side: announce whether an instance is ready (read by the pool to pick a worker). */
+  setFlag(on: boolean): void {
+    Atomics.store(this.ctrl, WORKER_FLAG, on ? 1 : 0);
+  }
+
+  /** Main side: the worker's flag. */
+  peerFlag(): boolean {
+    return Atomics.load(this.ctrl, WORKER_FLAG) === 1;
+  }
+
   /** True when the peer has written a message this end has not read yet. */
   hasMessage(): boolean {
     return Atomics.load(this.ctrl, this.peerSeq) !== this.seen;
@@ -88,13 +99,17 @@ export class ChannelEnd {
    * Worker side: block until the peer's next message. A short spin first: a host call's reply
    * usually comes within microseconds, and waking from a futex costs far more than that.
    */
-  receiveSync(): Message {
+  receiveSync(): Message;
+  /** With a timeout (ms): `undefined` when nothing came in time. */
+  receiveSync(timeoutMs: number): Message | undefined;
+  receiveSync(timeoutMs?: number): Message | undefined {
     for (let spins = 0; spins < SPIN_LIMIT; spins++) {
       if (this.hasMessage()) return this.read();
     }
     for (;;) {
       if (this.hasMessage()) return this.read();
-      Atomics.wait(this.ctrl, this.peerSeq, this.seen);
+      const r = Atomics.wait(this.ctrl, this.peerSeq, this.seen, timeoutMs);
+      if (r === 'timed-out' && !this.hasMessage()) return undefined;
     }
   }
 
@@ -102,15 +117,7 @@ export class ChannelEnd {
    * Main side: resolve on the peer's next message without blocking the event loop, or with
    * `undefined` once `cancel()` was called (the worker was terminated).
    */
-  async receive(spinMicros = 0): Promise<Message | undefined> {
-    if (spinMicros > 0) {
-      // Waking an idle thread (an IPI on a VM) costs tens of microseconds; a reply that comes
-      // sooner than that is cheaper to wait for awake.
-      const until = performance.now() + spinMicros / 1000;
-      do {
-        if (this.hasMessage()) return this.read();
-      } while (performance.now() < until);
-    }
+  async receive(): Promise<Message | undefined> {
     for (;;) {
       if (this.cancelled) return undefined;
       if (this.hasMessage()) return this.read();

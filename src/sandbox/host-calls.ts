@@ -94,7 +94,7 @@ export function createHostCallHandler(
     return { tag: 'limit', val: message };
   };
 
-  return async (call: CallMsg, payload: Uint8Array | undefined) => {
+  const serve = async (call: CallMsg, payload: Uint8Array | undefined) => {
     const target = call.path ?? call.req?.url ?? '';
     const operation = call.fn.slice(call.fn.indexOf('.') + 1);
     if (++record.hostCalls > limits.maxHostCalls) {
@@ -138,6 +138,17 @@ export function createHostCallHandler(
       }
       default:
         return fail({ tag: 'invalid', val: `unknown host function ${String((call as { fn: unknown }).fn)}` });
+    }
+  };
+
+  // A capability must answer with a CapResult; if one throws anyway, the guest gets 'failed'
+  // rather than a host crash or a guest blocked forever.
+  return async (call, payload) => {
+    try {
+      return await serve(call, payload);
+    } catch {
+      // No detail for the guest: a host exception's text may name host paths or addresses.
+      return fail({ tag: 'failed', val: `internal host error in ${call.fn}` });
     }
   };
 }

@@ -20,6 +20,8 @@ export interface PoolOptions {
 
 export interface WorkerSpec {
   key: string;
+  /** Prefer the worker that last ran this session (its instance may still be warm for it). */
+  session?: string | undefined;
   prepared: PreparedModules;
   settings: WorkerSettings;
 }
@@ -152,10 +154,15 @@ export class WorkerPool {
 
   private tryTake(spec: WorkerSpec): SkillWorker | undefined {
     const list = this.idle.get(spec.key);
-    while (list && list.length) {
-      const w = list.pop()!;
-      if (w.alive) return w;
-      this.all.delete(w);
+    if (list) {
+      for (let i = list.length - 1; i >= 0; i--) if (!list[i]!.alive) this.all.delete(list.splice(i, 1)[0]!);
+      // Prefer a worker whose instance is ready (a fresh-instance worker re-instantiates after
+      // each invocation); else the one idle longest, the likeliest to be ready soon.
+      const same = spec.session === undefined ? -1 : list.findIndex((w) => w.lastSession === spec.session);
+      if (same >= 0) return list.splice(same, 1)[0];
+      const ready = list.findIndex((w) => w.instanceReady);
+      if (ready >= 0) return list.splice(ready, 1)[0];
+      if (list.length) return list.shift();
     }
     if (this.all.size < this.opts.maxWorkers) return this.spawn(spec);
     // Full. Ending another skill's warm worker to boot one for this skill costs a thread start;

@@ -27,6 +27,8 @@ export interface InvokeMsg {
   t: 'invoke';
   command: string;
   args: string;
+  /** Invocations of one session may run on the instance the previous one left (see invoker). */
+  session?: string | undefined;
 }
 export interface ReplyMsg {
   t: 'reply';

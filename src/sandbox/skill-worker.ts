@@ -41,9 +41,7 @@ function workerScript(): URL {
 }
 
 let nextWorkerId = 1;
-/** Invocations running in this process; the main thread spins for replies only when alone. */
-let running = 0;
-const SPIN_MICROS = 50;
+
 
 export class SkillWorker {
   readonly id = nextWorkerId++;
@@ -55,6 +53,8 @@ export class SkillWorker {
   /** Resolves when the instance is ready; rejects if it could not boot. */
   readonly ready: Promise<number>;
   lastUsed = Date.now();
+  /** Session of the last invocation (its instance may still hold that session's state). */
+  lastSession: string | undefined;
   /** Why the thread died, when it died on its own. */
   exitReason: string | undefined;
   /** The thread's JS heap hit its resource limit (the guest flooded the glue with data). */
@@ -108,6 +108,11 @@ export class SkillWorker {
     return !this.dead;
   }
 
+  /** The worker has an instance ready for the next invocation (not re-instantiating). */
+  get instanceReady(): boolean {
+    return this.channel.peerFlag();
+  }
+
   private markDead(): void {
     if (this.dead) return;
     this.dead = true;
@@ -138,13 +143,13 @@ export class SkillWorker {
     }
     this.worker.ref();
     this.invocations++;
-    running++;
+    this.lastSession = msg.session;
     const onAbort = () => void this.terminate();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       this.channel.send({ header: msg as unknown as Record<string, unknown> });
       for (;;) {
-        const m = await this.channel.receive(running === 1 ? SPIN_MICROS : 0);
+        const m = await this.channel.receive();
         if (!m || signal.aborted) return { kind: 'terminated', why: abortWhy(signal) };
         const h = m.header;
         if (h.t === 'call') {
@@ -156,7 +161,6 @@ export class SkillWorker {
         if (h.t === 'done') return { kind: 'done', done: h as unknown as DoneMsg };
       }
     } finally {
-      running--;
       signal.removeEventListener('abort', onAbort);
       this.lastUsed = Date.now();
       if (!this.dead) this.idle();

@@ -23,6 +23,13 @@ import type {
 // MCP): send it to stderr here, so the host needs no pipe.
 process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
 
+// jco's glue wraps a few exports with WebAssembly.promising (JSPI) inside try/catch and falls back
+// to the plain function; where JSPI is absent (Node 20/22) each of those throws a TypeError that
+// V8 formats by re-parsing a huge function: two thirds of an instantiation. The fallback is the
+// identity, so provide it up front. (The sync build never suspends; nothing else reads it.)
+const wasm = WebAssembly as unknown as { promising?: (f: unknown) => unknown };
+if (typeof wasm.promising !== 'function') wasm.promising = (f) => f;
+
 const boot = workerData as WorkerBoot;
 const channel = new ChannelEnd(boot.sab, boot.port, 'worker');
 
@@ -130,12 +137,14 @@ const { instantiate } = (await import(boot.jsUrl)) as { instantiate: Instantiate
 let guest: GuestExports;
 function fresh(): number {
   const t0 = performance.now();
+  channel.setFlag(false);
   memories.length = 0;
   guest = instantiate((name) => {
     const m = boot.modules[name];
     if (!m) throw new Error(`core module ${name} missing`);
     return m;
   }, imports, instantiateCore);
+  channel.setFlag(true);
   return performance.now() - t0;
 }
 
@@ -208,12 +217,36 @@ try {
   process.exit(1);
 }
 
+/**
+ * Instance lifecycle. With `freshInstance`, an invocation never sees what another caller's left:
+ * after an invocation without a session the instance is replaced at once (before the next one
+ * arrives, off the caller's path). After an invocation of session S the instance is kept for a
+ * moment, so S's next call runs warm; any other caller gets a fresh one first, and if nothing
+ * comes within SESSION_IDLE_MS the instance is replaced in the background anyway.
+ */
+const SESSION_IDLE_MS = 50;
+let session: string | undefined; // the session whose state the current instance holds
 for (;;) {
-  const { header } = channel.receiveSync();
+  const msg = session === undefined ? channel.receiveSync() : channel.receiveSync(SESSION_IDLE_MS);
+  if (!msg) {
+    session = undefined;
+    fresh();
+    continue;
+  }
+  const header = msg.header as unknown as InvokeMsg;
   if (header.t !== 'invoke') continue;
-  const done = runInvoke(header as unknown as InvokeMsg);
+  if (boot.freshInstance) {
+    if (session !== undefined && header.session !== session) fresh();
+    channel.setFlag(false);
+  }
+  const done = runInvoke(header);
   const poisoned = !done.ok && (done.kind === 'trap' || done.kind === 'memory');
   channel.send({ header: done as unknown as Record<string, unknown> });
   // A trapped instance cannot be entered again; a fresh one also drops all guest state.
-  if (poisoned || boot.freshInstance) fresh();
+  session = undefined;
+  if (poisoned) fresh();
+  else if (boot.freshInstance) {
+    if (header.session === undefined) fresh();
+    else session = header.session;
+  }
 }
