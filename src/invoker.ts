@@ -218,7 +218,9 @@ export class SkillInvoker {
     if (loaded.hash === installed.componentHash) return loaded;
     // Re-installed since it was loaded: the host loaded this skill, so load its current version.
     this.pool.evict((key) => key.startsWith(`${skillId}@${loaded.hash}`));
+    const stale = this.caps.get(`${skillId}@${loaded.hash}`);
     this.caps.delete(`${skillId}@${loaded.hash}`);
+    void stale?.net.close();
     return this.loader.load(skillId);
   }
 

@@ -12,6 +12,33 @@
  *   3. the request, the response headers, then either the next hop (3xx + Location) or the body,
  *      read with a running byte count.
  *
+ * Connection reuse (keep-alive), default client only:
+ * - Step 2 runs for EVERY hop, reused connection or not: the resolver is asked, every answer is
+ *   checked, and only then is a connection chosen. An undici `Client` is pinned for life to the
+ *   address list it was created with, so it is reused only when the key
+ *   `origin (scheme, host, port) + the sorted checked addresses` is exactly the same (the same
+ *   addresses in another order are the same set); any other answer (rebinding, a changed record,
+ *   one address more or less) means another key, a new Client, a new connection to the newly
+ *   checked addresses. An IP-literal URL keys on its address. The host name is part of the key,
+ *   so two names on one address never share a connection (Host header, TLS servername and
+ *   session are per name).
+ * - A Client carries one request at a time and is only handed out when idle: concurrent calls to
+ *   one origin get their own connections, as before, never a queue behind a slow one.
+ * - A Client goes back to the cache only after its response body was read to the end. A body
+ *   cap hit, a redirect (its body is not read), an error, the deadline, `ctx.signal` or close()
+ *   destroy that Client (and its socket) instead: a half-read or aborted response never poisons
+ *   the next request.
+ * - The cache is an LRU of at most `maxIdleConnections` idle Clients (default 32); an idle socket
+ *   is closed by undici after `keepAliveMs` (default 4 s; a server's shorter `Keep-Alive: timeout`
+ *   hint wins, a longer one does not), and a sweep destroys Clients idle that long. `close()`
+ *   destroys everything, idle or busy. `keepAliveMs: 0` turns reuse off (a Client per hop).
+ * - A request that fails on a REUSED connection before any response byte (the server closed the
+ *   idle connection as the request went out) is sent once more on a new connection to the same
+ *   checked addresses (no second resolution) when its method is idempotent (GET, HEAD, OPTIONS,
+ *   PUT, DELETE); a POST or PATCH is not repeated and answers `failed`.
+ * - The cache belongs to one capability, and the invoker creates one capability per skill (per
+ *   installed version): connections are never shared between skills.
+ *
  * Decisions (documented here, tested in test/capabilities/net.test.ts):
  * - Request headers: a header the host owns is REFUSED with `invalid` rather than dropped
  *   silently, so a skill never believes it sent something it did not (see `HOST_OWNED_HEADERS`:
@@ -33,9 +60,9 @@
  * - Response headers: a list of {name, value}, names lower-case, repeated headers kept as
  *   separate entries; `set-cookie` is KEPT: the skill is the HTTP client, there is no host
  *   cookie jar, and a cookie only goes anywhere if the skill sends it back itself.
- * - No proxy from the environment (HTTP_PROXY/HTTPS_PROXY/NO_PROXY are never read: a private
- *   undici `Client` per hop, never the global dispatcher or EnvHttpProxyAgent), no cookies,
- *   no credentials from the host.
+ * - No proxy from the environment (HTTP_PROXY/HTTPS_PROXY/NO_PROXY are never read: private
+ *   undici `Client`s of this capability, never the global dispatcher or EnvHttpProxyAgent), no
+ *   cookies, no credentials from the host.
  * - An injected `fetch` (the SkillInvoker option) is called only after the URL guard's yes, with
  *   `redirect: 'manual'`; it is TRUSTED for name resolution (no address check is possible, only
  *   IP-literal URLs are checked with `decideAddress`). Redirects are still followed here, every
@@ -72,6 +99,14 @@ export interface NetCapabilityOptions {
   maxRequestBytes?: number | undefined;
   /** Default user-agent sent when the skill sets none. */
   userAgent?: string | undefined;
+  /**
+   * How long an idle keep-alive connection is kept (undici `keepAliveTimeout`, also the cap on a
+   * server's `Keep-Alive: timeout` hint, and the idle age the sweep destroys). Default 4 s.
+   * 0 turns connection reuse off: a new connection per hop, closed after it.
+   */
+  keepAliveMs?: number | undefined;
+  /** Idle connections kept per capability (LRU). Default 32; 0 turns reuse off. */
+  maxIdleConnections?: number | undefined;
 }
 
 export interface NetCapability {
@@ -88,6 +123,8 @@ export const NET_DEFAULTS = {
   maxRequestHeaders: 100,
   maxRequestHeaderBytes: 64 * 1024,
   userAgent: 'agentos-skills/0.1',
+  keepAliveMs: 4_000,
+  maxIdleConnections: 32,
 } as const;
 
 /** Headers the host (or the HTTP client) owns: a skill setting one is refused with `invalid`. */
@@ -108,6 +145,10 @@ export const HOST_OWNED_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Methods sent once more when a reused connection fails before any response byte (RFC 9110 9.2.2). */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** Errors of a connection the server closed (or reset) under a request. */
+const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 /** Headers describing a request body: removed when a redirect turns the request into a GET. */
 const BODY_HEADERS = new Set(['content-type', 'content-encoding', 'content-language', 'content-location']);
 /** Credentials removed when a redirect changes origin. */
@@ -155,6 +196,17 @@ interface Hop {
 
 type Transport = (hop: Hop) => Promise<HopResponse | Failure>;
 
+/** An undici Client of the default transport: one connection, pinned to `key`'s addresses. */
+interface PooledClient {
+  client: Client;
+  /** `origin + sorted checked addresses`: the only key under which this Client is handed out. */
+  key: string;
+  /** Requests already sent on it (> 0: the next one goes over a reused connection). */
+  uses: number;
+  /** When it went back to the cache (performance.now()). */
+  idleSince: number;
+}
+
 export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
   const policy = opts.policy;
   const resolver: NetResolver = opts.resolver ?? defaultResolver;
@@ -164,12 +216,18 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
   const maxResponseBytes = count('maxResponseBytes', opts.maxResponseBytes, NET_DEFAULTS.maxResponseBytes, 0);
   const maxRequestBytes = count('maxRequestBytes', opts.maxRequestBytes, NET_DEFAULTS.maxRequestBytes, 0);
   const userAgent = opts.userAgent ?? NET_DEFAULTS.userAgent;
+  const keepAliveMs = Math.min(count('keepAliveMs', opts.keepAliveMs, NET_DEFAULTS.keepAliveMs, 0), MAX_TIMER_MS);
+  const maxIdle = count('maxIdleConnections', opts.maxIdleConnections, NET_DEFAULTS.maxIdleConnections, 0);
+  const reuse = keepAliveMs > 0 && maxIdle > 0;
 
   let closed = false;
   /** Every in-flight call's controller, aborted by close(). */
   const inflight = new Set<AbortController>();
-  /** Every open undici client, destroyed by close(). */
+  /** Every undici client, busy or idle, destroyed by close(). */
   const clients = new Set<Client>();
+  /** Idle clients, least recently used first. Only ever holds clients whose last body was read to the end. */
+  const idle: PooledClient[] = [];
+  let sweepTimer: NodeJS.Timeout | undefined;
 
   const injected = opts.fetch;
   const transport: Transport = injected ? (hop) => viaInjectedFetch(injected, hop) : (hop) => viaPinnedClient(hop);
@@ -210,41 +268,48 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
       }
     }
 
-    const client = new Client(url.origin, {
-      connect: {
-        // The pin: whatever net/tls ask, the answer is the checked list. No DNS from here on.
-        lookup: pinnedLookup(addresses),
-        // Certificate checked against the name, not the address.
-        ...(ip === undefined ? { servername: url.hostname } : {}),
-        timeout: timeoutMs,
-      },
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      keepAliveTimeout: 1,
-      pipelining: 1,
-    });
-    clients.add(client);
-    let disposed = false;
-    const dispose = (): void => {
-      if (disposed) return;
-      disposed = true;
-      clients.delete(client);
-      client.destroy().catch(() => undefined);
-    };
+    // The pool key: a Client is pinned to the addresses it was created with, so it may only
+    // carry a request whose own, fresh, checked answer is that same set.
+    const key = `${url.origin} ${addresses
+      .map((a) => a.address)
+      .sort()
+      .join(' ')}`;
+    if (hop.signal.aborted) throw hop.signal.reason;
+    let pc = checkout(key) ?? newClient(url, addresses, key, ip !== undefined);
 
     let res: Dispatcher.ResponseData;
-    try {
-      res = await client.request({
-        path: `${url.pathname}${url.search}`,
-        method: hop.method as Dispatcher.HttpMethod,
-        headers: hop.headers.flat(),
-        body: hop.body ?? null,
-        signal: hop.signal,
-      });
-    } catch (err) {
-      dispose();
-      throw err;
+    for (;;) {
+      try {
+        res = await pc.client.request({
+          path: `${url.pathname}${url.search}`,
+          method: hop.method as Dispatcher.HttpMethod,
+          headers: hop.headers.flat(),
+          body: hop.body ?? null,
+          signal: hop.signal,
+        });
+        break;
+      } catch (err) {
+        const reused = pc.uses > 0;
+        discard(pc);
+        // The server closed an idle connection as the request went out: once more, on a new
+        // connection to the same checked addresses, if sending it twice is harmless.
+        const stale = reused && STALE_CONNECTION_CODES.has(errCode(err) ?? '');
+        if (stale && IDEMPOTENT_METHODS.has(hop.method) && !hop.signal.aborted && !closed) {
+          pc = newClient(url, addresses, key, ip !== undefined);
+          continue;
+        }
+        throw err;
+      }
     }
+    pc.uses++;
+    const used = pc;
+    let settled = false;
+    /** Hands the client back (body read to the end) or destroys it (anything else). Idempotent. */
+    const settle = (reusable: boolean): void => {
+      if (settled) return;
+      settled = true;
+      release(used, reusable && !hop.signal.aborted);
+    };
 
     const headers: NetHeader[] = [];
     for (const [name, value] of Object.entries(res.headers)) {
@@ -264,16 +329,90 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
       async read() {
         const next = (await raceAbort(iterator.next(), hop.signal)) as IteratorResult<Buffer>;
         if (next.done) {
-          dispose();
+          // The whole response went through: the connection is clean, it may carry another one.
+          settle(true);
           return null;
         }
         return next.value;
       },
       dispose() {
+        if (settled) return;
+        // Not read to the end (cap, redirect, deadline, abort, error): this connection is done.
         res.body.destroy();
-        dispose();
+        settle(false);
       },
     };
+  }
+
+  function newClient(url: URL, addresses: ResolvedAddress[], key: string, literal: boolean): PooledClient {
+    const client = new Client(url.origin, {
+      connect: {
+        // The pin: whatever net/tls ask, the answer is the checked list. No DNS from here on,
+        // for this connection and for any reconnection of this Client.
+        lookup: pinnedLookup(addresses),
+        // Certificate checked against the name, not the address.
+        ...(literal ? {} : { servername: url.hostname }),
+        timeout: timeoutMs,
+      },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      // Idle connections close after keepAliveMs; a server's Keep-Alive hint may shorten that, not lengthen it.
+      keepAliveTimeout: reuse ? keepAliveMs : 1,
+      keepAliveMaxTimeout: reuse ? keepAliveMs : 1,
+      pipelining: 1,
+    });
+    clients.add(client);
+    return { client, key, uses: 0, idleSince: 0 };
+  }
+
+  /** The most recently used idle client for `key`, taken out of the cache. */
+  function checkout(key: string): PooledClient | undefined {
+    for (let i = idle.length - 1; i >= 0; i--) {
+      const pc = idle[i]!;
+      if (pc.key !== key) continue;
+      idle.splice(i, 1);
+      if (pc.client.closed || pc.client.destroyed) {
+        discard(pc);
+        continue;
+      }
+      return pc;
+    }
+    return undefined;
+  }
+
+  function discard(pc: PooledClient): void {
+    clients.delete(pc.client);
+    pc.client.destroy().catch(() => undefined);
+  }
+
+  function release(pc: PooledClient, reusable: boolean): void {
+    if (!reusable || !reuse || closed || pc.client.closed || pc.client.destroyed) {
+      discard(pc);
+      return;
+    }
+    pc.idleSince = performance.now();
+    idle.push(pc);
+    while (idle.length > maxIdle) discard(idle.shift()!);
+    armSweep();
+  }
+
+  /** While the cache holds clients: destroy those idle for keepAliveMs (undici closed their sockets by then). */
+  function armSweep(): void {
+    if (sweepTimer !== undefined || idle.length === 0) return;
+    sweepTimer = setTimeout(() => {
+      sweepTimer = undefined;
+      const now = performance.now();
+      for (let i = idle.length - 1; i >= 0; i--) {
+        const pc = idle[i]!;
+        if (now - pc.idleSince >= keepAliveMs) {
+          idle.splice(i, 1);
+          discard(pc);
+        }
+      }
+      armSweep();
+    }, keepAliveMs);
+    // Never keeps the process (or a dropped capability) alive.
+    sweepTimer.unref();
   }
 
   async function viaInjectedFetch(fetchImpl: FetchLike, hop: Hop): Promise<HopResponse | Failure> {
@@ -476,7 +615,10 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
 
     async close() {
       closed = true;
+      if (sweepTimer !== undefined) clearTimeout(sweepTimer);
+      sweepTimer = undefined;
       for (const ac of inflight) ac.abort(new Error('closed'));
+      idle.length = 0;
       const pending = [...clients].map((c) => c.destroy().catch(() => undefined));
       clients.clear();
       await Promise.all(pending);

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -635,6 +635,264 @@ describe('limits and failures', () => {
     const net = reach(['api.example.com']);
     const r = await net.fetch({ method: 'GET', url: 'https://api.example.com/', headers: 'nope' } as unknown as NetRequest, ctx());
     expect(r).toMatchObject({ ok: false, error: { tag: 'invalid' } });
+  });
+});
+
+describe('keep-alive: connections reused only for the same origin and the same checked addresses', () => {
+  /** Counts the TCP connections a server accepts and how many of them have closed. */
+  function track(server: http.Server | https.Server) {
+    const sockets: Socket[] = [];
+    let closed = 0;
+    server.on('connection', (s: Socket) => {
+      sockets.push(s);
+      s.on('close', () => closed++);
+    });
+    return {
+      sockets,
+      get connections() {
+        return sockets.length;
+      },
+      get closed() {
+        return closed;
+      },
+    };
+  }
+
+  /** A second server on 127.0.0.2, same port as `port`, answering `body`. */
+  async function twin(port: number, body: string): Promise<{ server: http.Server; hits: () => number }> {
+    let hits = 0;
+    const server = http.createServer((_req, res) => {
+      hits++;
+      text(res, 200, body);
+    });
+    servers.push(server);
+    server.listen(port, '127.0.0.2');
+    await once(server, 'listening');
+    return { server, hits: () => hits };
+  }
+
+  it('two sequential requests to one origin share one TCP connection (the name is still resolved each time)', async () => {
+    const srv = await startServer((req, res) => text(res, 200, `host=${req.headers.host}`));
+    const t = track(srv.server);
+    const { calls, resolver } = scriptedResolver([v4('127.0.0.1')]);
+    const net = reach([`http://api.test:${srv.port}`, srv.origin], { resolver });
+    expect(bodyText(await net.fetch(get(`http://api.test:${srv.port}/a`), ctx()))).toBe(`host=api.test:${srv.port}`);
+    expect(bodyText(await net.fetch(get(`http://api.test:${srv.port}/b`), ctx()))).toBe(`host=api.test:${srv.port}`);
+    expect(calls).toEqual(['api.test', 'api.test']);
+    expect(t.connections).toBe(1);
+    // an IP-literal URL keys on its address: its own connection, reused too
+    expect(bodyText(await net.fetch(get(`${srv.origin}/c`), ctx()))).toBe(`host=127.0.0.1:${srv.port}`);
+    expect(bodyText(await net.fetch(get(`${srv.origin}/d`), ctx()))).toBe(`host=127.0.0.1:${srv.port}`);
+    expect(t.connections).toBe(2);
+    expect(srv.hits).toBe(4);
+  });
+
+  it('a changed resolver answer gets a new connection to the newly checked address; the old answer reuses its own', async () => {
+    const one = await startServer((_req, res) => text(res, 200, 'one'));
+    const t = track(one.server);
+    const two = await twin(one.port, 'two');
+    const t2 = track(two.server);
+    const { calls, resolver } = scriptedResolver([v4('127.0.0.1')], [v4('127.0.0.2')], [v4('127.0.0.1')], [v4('127.0.0.2'), v4('127.0.0.1')]);
+    const net = reach([`http://api.test:${one.port}`], { resolver });
+    const url = `http://api.test:${one.port}/`;
+    expect(bodyText(await net.fetch(get(url), ctx()))).toBe('one');
+    expect(bodyText(await net.fetch(get(url), ctx()))).toBe('two');
+    expect(bodyText(await net.fetch(get(url), ctx()))).toBe('one');
+    expect(t.connections).toBe(1);
+    expect(t2.connections).toBe(1);
+    expect(two.hits()).toBe(1);
+    // another address SET (even one containing a known address) is another key: a new connection
+    const r = await net.fetch(get(url), ctx());
+    expect(r.ok).toBe(true);
+    expect(t.connections + t2.connections).toBe(3);
+    expect(calls).toHaveLength(4);
+  });
+
+  it('a warm connection does not let a rebinding answer through: the new answer is checked and denied, nothing sent', async () => {
+    const one = await startServer((_req, res) => text(res, 200, 'one'));
+    const two = await twin(one.port, 'two');
+    const { calls, resolver } = scriptedResolver([v4('127.0.0.1')], [v4('127.0.0.2')], [v4('127.0.0.1'), v4('127.0.0.2')], [v4('127.0.0.1')]);
+    // explicit: loopback allowed, except 127.0.0.2, which the operator denies
+    const net = createNetCapability({
+      policy: compileNetPolicy([`http://api.test:${one.port}`], { allowPrivateNetworks: true, deniedDomains: ['127.0.0.2'] }),
+      resolver,
+    });
+    caps.push(net);
+    const url = `http://api.test:${one.port}/`;
+    expect(bodyText(await net.fetch(get(url), ctx()))).toBe('one');
+    expect(await net.fetch(get(url), ctx())).toMatchObject({ ok: false, error: { tag: 'denied' }, denial: { rule: 'net.host_denied_by_policy' } });
+    expect(await net.fetch(get(url), ctx())).toMatchObject({ ok: false, error: { tag: 'denied' } });
+    expect(bodyText(await net.fetch(get(url), ctx()))).toBe('one');
+    expect(calls).toHaveLength(4);
+    expect(one.hits).toBe(2);
+    expect(two.hits()).toBe(0);
+  });
+
+  it('two names on one address never share a connection', async () => {
+    const srv = await startServer((req, res) => text(res, 200, `host=${req.headers.host}`));
+    const t = track(srv.server);
+    const { resolver } = scriptedResolver([v4('127.0.0.1')]);
+    const net = reach([`http://a.test:${srv.port}`, `http://b.test:${srv.port}`], { resolver });
+    for (const name of ['a', 'b', 'a', 'b']) {
+      expect(bodyText(await net.fetch(get(`http://${name}.test:${srv.port}/`), ctx()))).toBe(`host=${name}.test:${srv.port}`);
+    }
+    expect(t.connections).toBe(2);
+  });
+
+  it('after a body-cap hit the connection is destroyed; the next request works on a new one', async () => {
+    const srv = await startServer((req, res) => {
+      if (req.url === '/big') text(res, 200, 'x'.repeat(5000));
+      else if (req.url === '/declared') {
+        res.writeHead(200, { 'content-length': String(1024 * 1024) });
+        res.write(Buffer.alloc(1024));
+      } else text(res, 200, 'small');
+    });
+    const t = track(srv.server);
+    const net = reach([srv.origin], { maxResponseBytes: 1000 });
+    expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('small');
+    expect(await net.fetch(get(`${srv.origin}/big`), ctx())).toMatchObject({ ok: false, limit: { limit: 'response_size' } });
+    await waitFor(() => t.closed === 1);
+    expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('small');
+    expect(t.connections).toBe(2);
+    expect(await net.fetch(get(`${srv.origin}/declared`), ctx())).toMatchObject({ ok: false, limit: { limit: 'response_size' } });
+    await waitFor(() => t.closed === 2);
+    expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('small');
+    expect(t.connections).toBe(3);
+  });
+
+  it('after an abort (ctx.signal or deadline) mid-response the connection is destroyed; the next request works', async () => {
+    const srv = await startServer((req, res) => {
+      if (req.url === '/stall') {
+        res.writeHead(200);
+        res.write('partial');
+      } else text(res, 200, 'fine');
+    });
+    const t = track(srv.server);
+    const net = reach([srv.origin], { timeoutMs: 1000 });
+    expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('fine');
+    const ac = new AbortController();
+    const stalled = net.fetch(get(`${srv.origin}/stall`), ctx(ac.signal));
+    await waitFor(() => srv.hits === 2);
+    await new Promise((r) => setTimeout(r, 30));
+    ac.abort();
+    expect(await stalled).toMatchObject({ ok: false, error: { tag: 'failed' } });
+    await waitFor(() => t.closed === 1);
+    expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('fine');
+    expect(t.connections).toBe(2);
+    // the deadline, on a reused connection
+    expect(await net.fetch(get(`${srv.origin}/stall`), ctx())).toMatchObject({ ok: false, error: { tag: 'limit' } });
+    await waitFor(() => t.closed === 2);
+    expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('fine');
+    expect(t.connections).toBe(3);
+  });
+
+  it('close() closes idle keep-alive sockets (the server sees them end)', async () => {
+    const a = await startServer(ok);
+    const b = await startServer(ok);
+    const ta = track(a.server);
+    const tb = track(b.server);
+    const net = reach([a.origin, b.origin]);
+    expect(bodyText(await net.fetch(get(`${a.origin}/`), ctx()))).toBe('hello');
+    expect(bodyText(await net.fetch(get(`${b.origin}/`), ctx()))).toBe('hello');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ta.closed + tb.closed).toBe(0);
+    await net.close();
+    await waitFor(() => ta.closed === 1 && tb.closed === 1);
+  });
+
+  it('an idle connection is closed after keepAliveMs', async () => {
+    const srv = await startServer(ok);
+    const t = track(srv.server);
+    const net = reach([srv.origin], { keepAliveMs: 100 });
+    expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('hello');
+    await waitFor(() => t.closed === 1);
+    expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('hello');
+    expect(t.connections).toBe(2);
+  });
+
+  it('the idle cache is an LRU bounded by maxIdleConnections', async () => {
+    const a = await startServer(ok);
+    const b = await startServer(ok);
+    const ta = track(a.server);
+    const tb = track(b.server);
+    const net = reach([a.origin, b.origin], { maxIdleConnections: 1 });
+    expect(bodyText(await net.fetch(get(`${a.origin}/`), ctx()))).toBe('hello');
+    expect(bodyText(await net.fetch(get(`${b.origin}/`), ctx()))).toBe('hello');
+    await waitFor(() => ta.closed === 1); // evicted when b's went back
+    expect(bodyText(await net.fetch(get(`${b.origin}/`), ctx()))).toBe('hello');
+    expect(tb.connections).toBe(1);
+    expect(bodyText(await net.fetch(get(`${a.origin}/`), ctx()))).toBe('hello');
+    expect(ta.connections).toBe(2);
+  });
+
+  it('keepAliveMs: 0 turns reuse off (a connection per request)', async () => {
+    const srv = await startServer(ok);
+    const t = track(srv.server);
+    const net = reach([srv.origin], { keepAliveMs: 0 });
+    for (let i = 0; i < 3; i++) expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('hello');
+    expect(t.connections).toBe(3);
+  });
+
+  it('concurrent calls to one origin get their own connections (no queue behind a busy one)', async () => {
+    const held: http.ServerResponse[] = [];
+    const srv = await startServer((req, res) => {
+      if (req.url !== '/hold') return text(res, 200, 'quick');
+      held.push(res);
+      // both answered only once both arrived: serialized requests would hit the deadline
+      if (held.length === 2) for (const h of held) text(h, 200, 'held');
+    });
+    const t = track(srv.server);
+    const net = reach([srv.origin], { timeoutMs: 2000 });
+    // one idle connection in the cache: the first call takes it, the second must not wait for it
+    expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('quick');
+    const [r1, r2] = await Promise.all([net.fetch(get(`${srv.origin}/hold`), ctx()), net.fetch(get(`${srv.origin}/hold`), ctx())]);
+    expect(bodyText(r1)).toBe('held');
+    expect(bodyText(r2)).toBe('held');
+    expect(t.connections).toBe(2);
+    // both went back to the cache: two more concurrent calls need no new connection
+    held.length = 0;
+    const [r3, r4] = await Promise.all([net.fetch(get(`${srv.origin}/hold`), ctx()), net.fetch(get(`${srv.origin}/hold`), ctx())]);
+    expect(bodyText(r3)).toBe('held');
+    expect(bodyText(r4)).toBe('held');
+    expect(t.connections).toBe(2);
+  });
+
+  it('a redirect to another origin uses the connection of that origin', async () => {
+    const b = await startServer((req, res) => text(res, 200, `b ${req.url}`));
+    const tb = track(b.server);
+    const a = await startServer((_req, res) => text(res, 302, '', { location: `${b.origin}/landing` }));
+    const net = reach([a.origin, b.origin]);
+    expect(bodyText(await net.fetch(get(`${b.origin}/first`), ctx()))).toBe('b /first');
+    expect(bodyText(await net.fetch(get(`${a.origin}/start`), ctx()))).toBe('b /landing');
+    expect(bodyText(await net.fetch(get(`${b.origin}/again`), ctx()))).toBe('b /again');
+    expect(tb.connections).toBe(1);
+  });
+
+  it('a reused connection the server drops is retried once on a new one for GET, never for POST', async () => {
+    const perSocket = new WeakMap<Socket, number>();
+    const srv = await startServer((req, res) => {
+      const n = (perSocket.get(req.socket) ?? 0) + 1;
+      perSocket.set(req.socket, n);
+      // a server closing the idle connection just as the next request arrives
+      if (req.url === '/flaky' && n > 1) req.socket.destroy();
+      else text(res, 200, `${req.method} ok`);
+    });
+    const t = track(srv.server);
+    const net = reach([srv.origin]);
+    expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('GET ok');
+    expect(bodyText(await net.fetch(get(`${srv.origin}/flaky`), ctx()))).toBe('GET ok');
+    expect(t.connections).toBe(2);
+    expect(srv.seen.map((s) => s.url)).toEqual(['/', '/flaky', '/flaky']);
+    const post = await net.fetch({ method: 'POST', url: `${srv.origin}/flaky`, headers: [], body: new Uint8Array(1) }, ctx());
+    expect(post).toMatchObject({ ok: false, error: { tag: 'failed', val: 'connection closed by the server' } });
+    expect(srv.seen.filter((s) => s.method === 'POST')).toHaveLength(1);
+    expect(bodyText(await net.fetch(get(`${srv.origin}/`), ctx()))).toBe('GET ok');
+  });
+
+  it('bad keep-alive options are refused at construction', () => {
+    const policy = compileNetPolicy(['api.example.com']);
+    expect(() => createNetCapability({ policy, keepAliveMs: -1 })).toThrow(/keepAliveMs/);
+    expect(() => createNetCapability({ policy, maxIdleConnections: 0.5 })).toThrow(/maxIdleConnections/);
   });
 });
 
