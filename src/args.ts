@@ -6,9 +6,14 @@
  * uninstalled skills' schemas can be collected and two skills may reuse the same `$id`.
  */
 
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { ArgumentProblem } from './errors.js';
 import type { JsonSchema } from './types.js';
+import { lazy, lazyRequire } from './lazy.js';
+
+// ajv is loaded when the first schema is compiled or checked, not when this module is imported
+// (see lazy.ts): args without a schema, and the size and shape checks, never need it.
+const ajvModule = lazyRequire<typeof import('ajv')>('ajv');
 
 export type { ArgumentProblem };
 
@@ -40,6 +45,7 @@ export type PreparedArgs =
  * No coercion, no defaults: the args the skill receives are exactly those the caller sent.
  */
 function createAjv(): Ajv {
+  const { Ajv } = ajvModule();
   return new Ajv({
     strict: true,
     strictTypes: false,
@@ -55,7 +61,8 @@ function createAjv(): Ajv {
   });
 }
 
-const ajv = createAjv();
+/** The one ajv instance, created on first use. */
+const getAjv = lazy(createAjv);
 const compiled = new WeakMap<object, ValidateFunction>();
 const schemaErrors = new WeakMap<object, string[]>();
 
@@ -66,6 +73,7 @@ function escapePointer(token: string): string {
 function compile(schema: JsonSchema): ValidateFunction {
   const hit = compiled.get(schema);
   if (hit) return hit;
+  const ajv = getAjv();
   let fn: ValidateFunction;
   try {
     fn = ajv.compile(schema);
@@ -84,6 +92,7 @@ export function schemaProblems(schema: JsonSchema): string[] {
   const cached = schemaErrors.get(schema);
   if (cached) return cached;
   let problems: string[] = [];
+  const ajv = getAjv();
   const valid = ajv.validateSchema(schema);
   if (!valid) {
     const seen = new Set<string>();

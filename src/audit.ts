@@ -8,8 +8,12 @@
  */
 
 import type Database from 'better-sqlite3';
-import pino from 'pino';
+import type pino from 'pino';
 import type { AuditEvent, AuditEventInput, AuditEventType, AuditLogger, AuditQuery } from './types.js';
+import { lazyRequire } from './lazy.js';
+
+/** pino, loaded by the first createDefaultLogger() rather than on import (see lazy.ts). */
+const loadPino = lazyRequire<typeof pino>('pino');
 
 export const REDACTED = '[REDACTED]';
 /** Longest target or reason an audit event keeps. */
@@ -169,7 +173,8 @@ const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'sil
 export function createDefaultLogger(env: NodeJS.ProcessEnv = process.env): pino.Logger {
   const wanted = (env['AGENTOS_LOG_LEVEL'] ?? '').trim().toLowerCase();
   const level = LEVELS.has(wanted) ? wanted : 'warn';
-  return pino({ name: 'agentos-skills', level }, pino.destination({ dest: 2, sync: true }));
+  const pinoFn = loadPino();
+  return pinoFn({ name: 'agentos-skills', level }, pinoFn.destination({ dest: 2, sync: true }));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,12 +9,18 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLError } from 'yaml';
-import { z } from 'zod';
+import type { YAMLError } from 'yaml';
+import type { z } from 'zod';
 import { ManifestError, type ManifestIssue } from './errors.js';
 import type { JsonSchema, SkillManifest } from './types.js';
 import { parseAllowEntry } from './guards/net-guard.js';
 import { schemaProblems } from './args.js';
+import { lazy, lazyRequire } from './lazy.js';
+
+// zod and yaml are loaded on the first parseManifest, not when this module is imported: a
+// process that only invokes installed skills never needs them (see lazy.ts).
+const zod = lazyRequire<typeof import('zod')>('zod');
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
 
 /** File names `loadManifest` looks for, in order. */
 export const MANIFEST_FILES = ['skill.yaml', 'skill.yml'] as const;
@@ -33,14 +39,6 @@ const MAX_MEMORY_MB = 4096;
 // ---------------------------------------------------------------------------------------------
 // Schema
 
-/** A path relative to the skill folder that stays inside it. */
-function relativePathInside() {
-  return z.string().superRefine((p, ctx) => {
-    const problem = relativePathProblem(p);
-    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, found ${JSON.stringify(p)}` });
-  });
-}
-
 function relativePathProblem(p: string): string | undefined {
   if (p.length === 0) return 'must be a non-empty relative path';
   if (p.includes('\0')) return 'must not contain a NUL byte';
@@ -51,95 +49,113 @@ function relativePathProblem(p: string): string | undefined {
   return undefined;
 }
 
-const absoluteRoot = z.string().superRefine((p, ctx) => {
-  let problem: string | undefined;
-  if (p.length === 0) problem = 'must be a non-empty absolute path';
-  else if (p.includes('\0')) problem = 'must not contain a NUL byte';
-  else if (!path.isAbsolute(p)) problem = 'must be an absolute path (a root the skill may touch)';
-  else if (p.split(/[\\/]/).includes('..')) problem = "must be a normalized absolute path (no '..' segments)";
-  if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, found ${JSON.stringify(p)}` });
-});
-
-const allowEntry = z.string().superRefine((entry, ctx) => {
-  const r = parseAllowEntry(entry);
-  if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
-});
-
-const argsSchema = z.custom<JsonSchema>().superRefine((schema, ctx) => {
-  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) {
-    ctx.addIssue({ code: 'custom', message: `expected a JSON Schema object (a mapping), found ${describe(schema)}` });
-    return;
-  }
-  const t = (schema as Record<string, unknown>)['type'];
-  if (t !== undefined && t !== 'object') {
-    ctx.addIssue({
-      code: 'custom',
-      message: `the args schema must describe an object (type: object), found type: ${JSON.stringify(t)}`,
-    });
-    return;
-  }
-  for (const problem of schemaProblems(schema as JsonSchema)) {
-    ctx.addIssue({ code: 'custom', message: `invalid JSON Schema: ${problem}` });
-  }
-});
-
-const commandSpec = z.strictObject({
-  description: z.string().optional(),
-  args: argsSchema.optional(),
-});
-
 /** `null` (an empty YAML mapping such as `requires:`) means the same as leaving the key out. */
 const nullAsAbsent = (v: unknown) => (v === null ? undefined : v);
 
-const netPermission = z.strictObject({
-  allow_domains: z.array(allowEntry).default([]),
-});
+/** The zod schema of a skill.yaml; built (and zod loaded) on first use by `getManifestSchema`. */
+function buildManifestSchema() {
+  const { z } = zod();
 
-const fsPermission = z.strictObject({
-  read: z.boolean().default(false),
-  write: z.boolean().default(false),
-  paths: z.array(absoluteRoot).default([]),
-});
+  /** A path relative to the skill folder that stays inside it. */
+  const relativePathInside = () =>
+    z.string().superRefine((p, ctx) => {
+      const problem = relativePathProblem(p);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, found ${JSON.stringify(p)}` });
+    });
 
-const limits = z.strictObject({
-  timeout_ms: z.number().int().positive().max(MAX_TIMEOUT_MS).optional(),
-  memory_mb: z.number().int().positive().max(MAX_MEMORY_MB).optional(),
-});
+  const absoluteRoot = z.string().superRefine((p, ctx) => {
+    let problem: string | undefined;
+    if (p.length === 0) problem = 'must be a non-empty absolute path';
+    else if (p.includes('\0')) problem = 'must not contain a NUL byte';
+    else if (!path.isAbsolute(p)) problem = 'must be an absolute path (a root the skill may touch)';
+    else if (p.split(/[\\/]/).includes('..')) problem = "must be a normalized absolute path (no '..' segments)";
+    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, found ${JSON.stringify(p)}` });
+  });
 
-const permissions = z.strictObject({
-  net: z.preprocess(nullAsAbsent, netPermission.optional()),
-  fs: z.preprocess(nullAsAbsent, fsPermission.optional()),
-});
+  const allowEntry = z.string().superRefine((entry, ctx) => {
+    const r = parseAllowEntry(entry);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
+  });
 
-const requires = z.strictObject({
-  permissions: z.preprocess(nullAsAbsent, permissions.prefault({})),
-  limits: z.preprocess(nullAsAbsent, limits.prefault({})),
-});
+  const argsSchema = z.custom<JsonSchema>().superRefine((schema, ctx) => {
+    if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) {
+      ctx.addIssue({ code: 'custom', message: `expected a JSON Schema object (a mapping), found ${describe(schema)}` });
+      return;
+    }
+    const t = (schema as Record<string, unknown>)['type'];
+    if (t !== undefined && t !== 'object') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `the args schema must describe an object (type: object), found type: ${JSON.stringify(t)}`,
+      });
+      return;
+    }
+    for (const problem of schemaProblems(schema as JsonSchema)) {
+      ctx.addIssue({ code: 'custom', message: `invalid JSON Schema: ${problem}` });
+    }
+  });
 
-export const manifestSchema = z.strictObject({
-  id: z.string().min(1).max(128).regex(ID_RE),
-  name: z.string().min(1),
-  version: z.string().regex(SEMVER_RE),
-  description: z.string(),
-  entry: relativePathInside().optional(),
-  component: relativePathInside(),
-  engine: z.enum(['quickjs', 'starlingmonkey']).optional(),
-  commands: z
-    .record(z.string(), commandSpec)
-    .superRefine((cmds, ctx) => {
-      for (const name of Object.keys(cmds)) {
-        if (!COMMAND_RE.test(name)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [name],
-            message: `command name must match ${COMMAND_RE.source}, found ${JSON.stringify(name)}`,
-          });
+  const commandSpec = z.strictObject({
+    description: z.string().optional(),
+    args: argsSchema.optional(),
+  });
+
+  const netPermission = z.strictObject({
+    allow_domains: z.array(allowEntry).default([]),
+  });
+
+  const fsPermission = z.strictObject({
+    read: z.boolean().default(false),
+    write: z.boolean().default(false),
+    paths: z.array(absoluteRoot).default([]),
+  });
+
+  const limits = z.strictObject({
+    timeout_ms: z.number().int().positive().max(MAX_TIMEOUT_MS).optional(),
+    memory_mb: z.number().int().positive().max(MAX_MEMORY_MB).optional(),
+  });
+
+  const permissions = z.strictObject({
+    net: z.preprocess(nullAsAbsent, netPermission.optional()),
+    fs: z.preprocess(nullAsAbsent, fsPermission.optional()),
+  });
+
+  const requires = z.strictObject({
+    permissions: z.preprocess(nullAsAbsent, permissions.prefault({})),
+    limits: z.preprocess(nullAsAbsent, limits.prefault({})),
+  });
+
+  return z.strictObject({
+    id: z.string().min(1).max(128).regex(ID_RE),
+    name: z.string().min(1),
+    version: z.string().regex(SEMVER_RE),
+    description: z.string(),
+    entry: relativePathInside().optional(),
+    component: relativePathInside(),
+    engine: z.enum(['quickjs', 'starlingmonkey']).optional(),
+    commands: z
+      .record(z.string(), commandSpec)
+      .superRefine((cmds, ctx) => {
+        for (const name of Object.keys(cmds)) {
+          if (!COMMAND_RE.test(name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [name],
+              message: `command name must match ${COMMAND_RE.source}, found ${JSON.stringify(name)}`,
+            });
+          }
         }
-      }
-      if (Object.keys(cmds).length === 0) ctx.addIssue({ code: 'custom', message: 'a skill must declare at least one command' });
-    }),
-  requires: z.preprocess(nullAsAbsent, requires.prefault({})),
-});
+        if (Object.keys(cmds).length === 0) ctx.addIssue({ code: 'custom', message: 'a skill must declare at least one command' });
+      }),
+    requires: z.preprocess(nullAsAbsent, requires.prefault({})),
+  });
+}
+
+/**
+ * The zod schema `parseManifest` validates with (built once, on the first call; this replaces
+ * the former `manifestSchema` constant so that importing this module does not load zod).
+ */
+export const getManifestSchema: () => ReturnType<typeof buildManifestSchema> = lazy(buildManifestSchema);
 
 // ---------------------------------------------------------------------------------------------
 // Issue formatting
@@ -299,6 +315,7 @@ function toIssues(error: z.ZodError, data: unknown, sourceOf: SourceOf): Manifes
 
 /** Parse and validate the text of a skill.yaml. Throws `ManifestError` naming `file`. */
 export function parseManifest(text: string, file: string): SkillManifest {
+  const { isMap, isScalar, isSeq, LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -322,7 +339,7 @@ export function parseManifest(text: string, file: string): SkillManifest {
     throw new ManifestError(file, [{ path: '', message: `cannot read YAML: ${(err as Error).message}` }], { cause: err });
   }
   const idGuess = typeof (data as Record<string, unknown>)['id'] === 'string' ? ((data as Record<string, unknown>)['id'] as string) : undefined;
-  const r = manifestSchema.safeParse(data);
+  const r = getManifestSchema().safeParse(data);
   if (!r.success) {
     const sourceOf: SourceOf = (p) => {
       const node = doc.getIn(p, true);

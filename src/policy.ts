@@ -14,8 +14,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname, posix } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
 import type { SkillManifest } from './types.js';
 import {
   allowEntryCovers,
@@ -26,6 +24,12 @@ import {
   type AllowEntry,
 } from './guards/net-guard.js';
 import { checkPathSyntax } from './guards/fs-guard.js';
+import { lazy, lazyRequire } from './lazy.js';
+
+// zod and yaml are loaded when a policy is first parsed, not when this module is imported
+// (see lazy.ts): the limits and defaults below need neither.
+const zod = lazyRequire<typeof import('zod')>('zod');
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
 
 export interface HostPolicy {
   /** Let skills reach loopback / RFC 1918 / link-local / ULA ... addresses. Cloud metadata stays denied. */
@@ -232,45 +236,49 @@ export class HostPolicyError extends Error {
   }
 }
 
-const domainList = (deny: boolean) =>
-  z.array(z.string()).superRefine((list, ctx) => {
+/** The zod schema `parseHostPolicy` validates with; built (and zod loaded) on the first call. */
+const hostPolicySchema = lazy(() => {
+  const { z } = zod();
+  const domainList = (deny: boolean) =>
+    z.array(z.string()).superRefine((list, ctx) => {
+      list.forEach((e, i) => {
+        const r = parseAllowEntry(e, { deny });
+        if (!r.ok) ctx.addIssue({ code: 'custom', path: [i], message: r.error });
+      });
+    });
+  const pathList = z.array(z.string()).superRefine((list, ctx) => {
     list.forEach((e, i) => {
-      const r = parseAllowEntry(e, { deny });
-      if (!r.ok) ctx.addIssue({ code: 'custom', path: [i], message: r.error });
+      const problem = checkPathSyntax(e);
+      if (problem) ctx.addIssue({ code: 'custom', path: [i], message: problem.reason });
     });
   });
-const pathList = z.array(z.string()).superRefine((list, ctx) => {
-  list.forEach((e, i) => {
-    const problem = checkPathSyntax(e);
-    if (problem) ctx.addIssue({ code: 'custom', path: [i], message: problem.reason });
-  });
-});
-const positiveInt = z.number().int().positive();
+  const positiveInt = z.number().int().positive();
 
-const HostPolicySchema = z
-  .strictObject({
-    allowPrivateNetworks: z.boolean().optional(),
-    deniedDomains: domainList(true).optional(),
-    allowedDomains: domainList(false).optional(),
-    deniedPaths: pathList.optional(),
-    allowedRoots: pathList.optional(),
-    allowFsWrite: z.boolean().optional(),
-    maxTimeoutMs: positiveInt.optional(),
-    maxMemoryMb: positiveInt.optional(),
-    defaultTimeoutMs: positiveInt.optional(),
-    defaultMemoryMb: positiveInt.optional(),
-    auditMaxAgeDays: z.number().positive().optional(),
-    auditMaxEvents: positiveInt.optional(),
-  })
-  .superRefine((p, ctx) => {
-    const r = resolveHostPolicy(p);
-    if (r.defaultTimeoutMs > r.maxTimeoutMs) {
-      ctx.addIssue({ code: 'custom', path: ['defaultTimeoutMs'], message: `${r.defaultTimeoutMs} is above maxTimeoutMs ${r.maxTimeoutMs}` });
-    }
-    if (r.defaultMemoryMb > r.maxMemoryMb) {
-      ctx.addIssue({ code: 'custom', path: ['defaultMemoryMb'], message: `${r.defaultMemoryMb} is above maxMemoryMb ${r.maxMemoryMb}` });
-    }
-  });
+  return z
+    .strictObject({
+      allowPrivateNetworks: z.boolean().optional(),
+      deniedDomains: domainList(true).optional(),
+      allowedDomains: domainList(false).optional(),
+      deniedPaths: pathList.optional(),
+      allowedRoots: pathList.optional(),
+      allowFsWrite: z.boolean().optional(),
+      maxTimeoutMs: positiveInt.optional(),
+      maxMemoryMb: positiveInt.optional(),
+      defaultTimeoutMs: positiveInt.optional(),
+      defaultMemoryMb: positiveInt.optional(),
+      auditMaxAgeDays: z.number().positive().optional(),
+      auditMaxEvents: positiveInt.optional(),
+    })
+    .superRefine((p, ctx) => {
+      const r = resolveHostPolicy(p);
+      if (r.defaultTimeoutMs > r.maxTimeoutMs) {
+        ctx.addIssue({ code: 'custom', path: ['defaultTimeoutMs'], message: `${r.defaultTimeoutMs} is above maxTimeoutMs ${r.maxTimeoutMs}` });
+      }
+      if (r.defaultMemoryMb > r.maxMemoryMb) {
+        ctx.addIssue({ code: 'custom', path: ['defaultMemoryMb'], message: `${r.defaultMemoryMb} is above maxMemoryMb ${r.maxMemoryMb}` });
+      }
+    });
+});
 
 function keyPath(path: PropertyKey[]): string {
   let s = '';
@@ -280,7 +288,7 @@ function keyPath(path: PropertyKey[]): string {
 
 /** Parse and validate a host policy object (from JSON/YAML or code). Throws HostPolicyError. */
 export function parseHostPolicy(value: unknown, file = '(host policy)'): HostPolicy {
-  const r = HostPolicySchema.safeParse(value ?? {});
+  const r = hostPolicySchema().safeParse(value ?? {});
   if (r.success) return r.data;
   throw new HostPolicyError(
     file,
@@ -304,7 +312,7 @@ export function loadHostPolicy(file: string): HostPolicy {
   }
   let value: unknown;
   try {
-    value = extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+    value = extname(file).toLowerCase() === '.json' ? JSON.parse(text) : yaml().parse(text);
   } catch (err) {
     throw new HostPolicyError(file, [{ path: '', message: `not valid ${extname(file).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}` }]);
   }
