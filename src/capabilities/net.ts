@@ -72,7 +72,11 @@
 
 import { promises as dnsPromises, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
-import { Client, type Dispatcher } from 'undici';
+import type { Client, Dispatcher } from 'undici';
+import { lazyRequire } from '../lazy.js';
+
+/** undici is about half of the library's import time; only a skill's first request needs it. */
+const undici = lazyRequire<typeof import('undici')>('undici');
 import { decideAddress, decideUrl, type NetDenial, type NetPolicy } from '../guards/net-guard.js';
 import type { CallContext, CapResult, FetchLike, GuestErrorTag, NetHeader, NetRequest, NetResponse } from './types.js';
 
@@ -345,7 +349,7 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
   }
 
   function newClient(url: URL, addresses: ResolvedAddress[], key: string, literal: boolean): PooledClient {
-    const client = new Client(url.origin, {
+    const client = new (undici().Client)(url.origin, {
       connect: {
         // The pin: whatever net/tls ask, the answer is the checked list. No DNS from here on,
         // for this connection and for any reconnection of this Client.

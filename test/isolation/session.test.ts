@@ -16,7 +16,7 @@ describe('sessions', () => {
   afterAll(() => h.close());
 
   const count = async (session?: string) =>
-    ((await h.invoker.invoke('test.hostile', 'state', {}, { session })) as { count: number }).count;
+    ((await h.invoker.invoke('test.hostile', 'state', {}, { session })) as { calls: number }).calls;
 
   it('without a session every invocation starts from a fresh instance', async () => {
     expect([await count(), await count(), await count()]).toEqual([1, 1, 1]);
