@@ -244,8 +244,8 @@ export class SkillInvoker {
         { read: perms.fs?.read ?? false, write: perms.fs?.write ?? false, roots: perms.fs?.paths ?? [] },
         {
           maxFileBytes: this.limits.maxFileBytes,
-          // Re-checked on canonical paths at each call: a root that is a symlink into a denied
-          // area passes the install-time string check but not this one.
+          // Checked against the realpath'd roots when the capability is made: a root that is a
+          // symlink into a denied area passes the install-time string check but not this one.
           allowedRoots: this.hostPolicy.allowedRoots,
           deniedPaths: this.hostPolicy.deniedPaths,
         },

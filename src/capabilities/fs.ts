@@ -59,9 +59,44 @@
  *
  * Error messages name only the path as the skill gave it, never canonical paths (which could
  * name places outside the roots) or raw Node error messages.
+ *
+ * ## Synchronous system calls (on purpose)
+ * Every system call here is made synchronously (`fs.*Sync`), on the host's main thread. The
+ * methods keep their `Promise<CapResult>` signature but resolve as soon as the call is done.
+ * Why this is the right trade here:
+ * - a host call is served while the guest's worker thread is blocked waiting for the answer, so
+ *   only latency matters. As `fs/promises` calls, one read was a chain of ~7 hops through libuv's
+ *   thread pool (0.2-1.2 ms, more under load, and the pool is shared with DNS and zlib); the same
+ *   system calls made synchronously take tens of microseconds (BENCHMARKS.md);
+ * - sizes are bounded: a single read or write is at most `maxFileBytes` (16 MiB by default), a
+ *   write is refused before any I/O when the data is larger, and a read stops at the limit;
+ * - the roots are local directories chosen by the operator.
+ * The cost: the event loop is blocked for the duration of one call's system-call sequence (all
+ * other skills' host calls, timers and the MCP/CLI front end wait meanwhile). On a local
+ * filesystem that is microseconds, up to a few ms for a 16 MiB file or a directory with
+ * thousands of entries (list-dir lstats every entry; it is not bounded by `maxFileBytes`).
+ * Operators: do not put a root on a slow or unreliable network filesystem (NFS, SMB, sshfs, any
+ * FUSE mount): a stalled server blocks the whole host's event loop for as long as that call
+ * takes, where the asynchronous version only stalled thread-pool threads.
  */
-import { constants as C, promises as fsp, type Stats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import {
+  closeSync,
+  constants as C,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { posix } from 'node:path';
 import { checkPathSyntax, decideFs, FsRule, isWithinRoot, type FsDecision, type FsOperation, type FsPolicy } from '../guards/fs-guard.js';
 import { checkRootsAgainstPolicy } from '../policy.js';
@@ -106,6 +141,12 @@ interface Resolved {
   dotdotAfterMissing: boolean;
   code?: string | undefined;
 }
+
+/**
+ * realpath(3) through libuv, as `fs.promises.realpath` does (the JS `realpathSync` is a
+ * different, component-by-component emulation).
+ */
+const realpath = (p: string): string => realpathSync.native(p);
 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 const fail = (tag: 'not-found' | 'invalid' | 'limit' | 'failed', val: string): Fail => ({ ok: false, error: { tag, val } });
@@ -153,63 +194,71 @@ function kindOf(st: Stats): EntryKind {
   return 'other';
 }
 
+/** close(2), ignoring errors (the descriptor is gone either way). */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // ignore
+  }
+}
+
+/** Scratch byte for the end-of-file probe of readFile (synchronous use only, never escapes). */
+const probe = new Uint8Array(1);
+
 export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions = {}): FsCapability {
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  // Canonicalised once, starting now: a root that does not exist now is not usable later either.
-  const rootsP: Promise<Roots> = canonicalRoots(policy.roots, opts).catch(() => ({
-    usable: [],
-    unusable: policy.roots.map((r) => `${JSON.stringify(r)} (cannot be resolved)`),
-  }));
-  let procP: Promise<boolean> | undefined;
-
-  const roots = (): Promise<Roots> => rootsP;
-  const procFd = (): Promise<boolean> => (procP ??= detectProcFd());
+  // Canonicalised once, now: a root that does not exist now is not usable later either.
+  let rs: Roots;
+  try {
+    rs = canonicalRoots(policy.roots, opts);
+  } catch {
+    rs = { usable: [], unusable: policy.roots.map((r) => `${JSON.stringify(r)} (cannot be resolved)`) };
+  }
+  const usable = rs.usable;
+  const insideRoots = (real: string): boolean => usable.some((root) => isWithinRoot(root, real));
 
   function denied(op: FsOperation, shown: string, rule: string, reason: string): Fail {
     const denial: Denial = { capability: 'fs', target: shown, operation: op, reason, rule };
     return { ok: false, error: { tag: 'denied', val: reason }, denial };
   }
 
-  function fromDecision(op: FsOperation, shown: string, d: Extract<FsDecision, { allow: false }>, r: Roots): Fail {
+  function fromDecision(op: FsOperation, shown: string, d: Extract<FsDecision, { allow: false }>): Fail {
     if (d.kind === 'invalid') return fail('invalid', d.reason);
     let reason = d.reason;
-    if ((d.rule === FsRule.outsideRoots || d.rule === FsRule.noRoots) && r.unusable.length > 0) {
-      reason += `; unusable roots: ${r.unusable.join(', ')}`;
+    if ((d.rule === FsRule.outsideRoots || d.rule === FsRule.noRoots) && rs.unusable.length > 0) {
+      reason += `; unusable roots: ${rs.unusable.join(', ')}`;
     }
     return denied(op, shown, d.rule, reason);
   }
 
-  /** Syntax, abort, roots, resolution and the decision. */
-  async function prepare(
-    op: FsOperation,
-    path: string,
-    ctx: CallContext | undefined,
-    follow: boolean,
-  ): Promise<Fail | { r: Resolved; roots: Roots }> {
+  /** Syntax, abort, resolution and the decision. */
+  function prepare(op: FsOperation, path: string, ctx: CallContext | undefined, follow: boolean): Fail | Resolved {
     if (ctx?.signal?.aborted) return fail('failed', 'the invocation was aborted');
     const syntax = checkPathSyntax(path);
     if (syntax) return fail('invalid', syntax.reason);
-    const rs = await roots();
-    const r = follow || followsAnyway(path) ? await resolveLenient(path) : await resolveParent(path);
-    const d = decideFs({ read: policy.read, write: policy.write, roots: rs.usable }, op, r.candidate, path);
-    if (!d.allow) return fromDecision(op, path, d, rs);
-    return { r, roots: rs };
+    const r = follow || followsAnyway(path) ? resolveLenient(path) : resolveParent(path);
+    const d = decideFs({ read: policy.read, write: policy.write, roots: usable }, op, r.candidate, path);
+    if (!d.allow) return fromDecision(op, path, d);
+    return r;
   }
 
   interface Pinned {
-    fh: FileHandle;
+    fd: number;
     /** Path that reaches the opened object: /proc/self/fd/N, or the canonical path without /proc. */
     via: string;
+    /** `via` goes through /proc/self/fd (else: the path-based fallback). */
+    proc: boolean;
   }
 
   /**
    * Open `canonical` with O_NOFOLLOW and verify the descriptor is still inside a root.
-   * Returns a Fail (denied when it moved, errno-mapped otherwise).
+   * Returns a Fail (denied when it moved, errno-mapped otherwise); on success the caller closes.
    */
-  async function openPinned(op: FsOperation, shown: string, canonical: string, flags: number, rs: Roots): Promise<Fail | Pinned> {
-    let fh: FileHandle;
+  function openPinned(op: FsOperation, shown: string, canonical: string, flags: number): Fail | Pinned {
+    let fd: number;
     try {
-      fh = await fsp.open(canonical, flags | C.O_NOFOLLOW);
+      fd = openSync(canonical, flags | C.O_NOFOLLOW);
     } catch (e) {
       const code = errnoCode(e);
       if (code === 'ELOOP') {
@@ -217,18 +266,19 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
       }
       return fromErrno(code, shown);
     }
-    let real: string | null = null;
-    const proc = await procFd();
+    const proc = hasProcFd();
+    const via = proc ? `/proc/self/fd/${fd}` : canonical;
+    let real: string | null;
     try {
-      real = proc ? await fsp.readlink(`/proc/self/fd/${fh.fd}`) : await fsp.realpath(canonical);
+      real = proc ? readlinkSync(via) : realpath(canonical);
     } catch {
       real = null;
     }
-    if (real === null || !rs.usable.some((root) => isWithinRoot(root, real!))) {
-      await fh.close().catch(() => {});
+    if (real === null || !insideRoots(real)) {
+      closeQuietly(fd);
       return denied(op, shown, FsRule.changedDuringCheck, `${JSON.stringify(shown)} moved outside the skill's fs roots while it was being opened`);
     }
-    return { fh, via: proc ? `/proc/self/fd/${fh.fd}` : canonical };
+    return { fd, via, proc };
   }
 
   function statusFail(op: FsOperation, shown: string, r: Resolved): Fail {
@@ -247,99 +297,104 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
     return fromErrno('ENOENT', shown);
   }
 
-  // -------------------------------------------------------------------------------------------
-
-  async function readFile(path: string, ctx?: CallContext): Promise<Result<Uint8Array>> {
-    const op: FsOperation = 'read-file';
-    const p = await prepare(op, path, ctx, true);
-    if ('ok' in p) return p;
-    const { r, roots: rs } = p;
-    if (r.status !== 'exists') return statusFail(op, path, r);
-    const o = await openPinned(op, path, r.candidate, C.O_RDONLY | C.O_NONBLOCK, rs);
-    if ('ok' in o) return o;
-    try {
-      const st = await o.fh.stat();
-      if (st.isDirectory()) return fromErrno('EISDIR', path);
-      if (!st.isFile()) return fail('failed', `${JSON.stringify(path)} is not a regular file`);
-      if (st.size > maxFileBytes) return tooBig(path);
-      const chunks: Uint8Array[] = [];
-      let total = 0;
-      for (;;) {
-        const buf = new Uint8Array(Math.min(64 * 1024, maxFileBytes + 1 - total));
-        const { bytesRead } = await o.fh.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) break;
-        total += bytesRead;
-        if (total > maxFileBytes) return tooBig(path);
-        chunks.push(buf.subarray(0, bytesRead));
-      }
-      const out = new Uint8Array(total);
-      let at = 0;
-      for (const c of chunks) {
-        out.set(c, at);
-        at += c.length;
-      }
-      return ok(out);
-    } catch (e) {
-      return fromErrno(errnoCode(e), path);
-    } finally {
-      await o.fh.close().catch(() => {});
-    }
-  }
-
   function tooBig(path: string): Fail {
     const message = `${JSON.stringify(path)} is larger than the ${maxFileBytes}-byte file limit`;
     return { ok: false, error: { tag: 'limit', val: message }, limit: { limit: 'io_bytes', max: maxFileBytes, message } };
   }
 
-  async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {
-    let at = 0;
-    while (at < data.length) {
-      const { bytesWritten } = await fh.write(data, at, data.length - at, null);
-      at += bytesWritten;
+  // -------------------------------------------------------------------------------------------
+  // The operations, synchronous; the exported methods wrap them in a resolved promise.
+
+  function readFileOp(path: string, ctx?: CallContext): Result<Uint8Array> {
+    const op: FsOperation = 'read-file';
+    const r = prepare(op, path, ctx, true);
+    if ('ok' in r) return r;
+    if (r.status !== 'exists') return statusFail(op, path, r);
+    const o = openPinned(op, path, r.candidate, C.O_RDONLY | C.O_NONBLOCK);
+    if ('ok' in o) return o;
+    try {
+      const st = fstatSync(o.fd);
+      if (st.isDirectory()) return fromErrno('EISDIR', path);
+      if (!st.isFile()) return fail('failed', `${JSON.stringify(path)} is not a regular file`);
+      if (st.size > maxFileBytes) return tooBig(path);
+      // Sized by fstat (exact in the usual case, so the result is not copied); every read is at
+      // most maxFileBytes. A one-byte probe sees end of file, or that the file grew meanwhile.
+      let buf = new Uint8Array(st.size);
+      let total = 0;
+      for (;;) {
+        if (total < buf.length) {
+          const n = readSync(o.fd, buf, total, buf.length - total, null);
+          if (n === 0) break;
+          total += n;
+          continue;
+        }
+        if (readSync(o.fd, probe, 0, 1, null) === 0) break;
+        if (total + 1 > maxFileBytes) return tooBig(path);
+        const grown = new Uint8Array(Math.min(Math.max(2 * buf.length, 64 * 1024), maxFileBytes));
+        grown.set(buf);
+        grown[total] = probe[0]!;
+        total += 1;
+        buf = grown;
+      }
+      return ok(total === buf.length ? buf : buf.slice(0, total));
+    } catch (e) {
+      return fromErrno(errnoCode(e), path);
+    } finally {
+      closeQuietly(o.fd);
     }
   }
 
-  async function writeFile(path: string, data: Uint8Array, ctx?: CallContext): Promise<Result<void>> {
+  /** Each write(2) is at most data.length, which the caller checked against maxFileBytes. */
+  function writeAll(fd: number, data: Uint8Array): void {
+    let at = 0;
+    while (at < data.length) at += writeSync(fd, data, at, data.length - at, null);
+  }
+
+  function writeFileOp(path: string, data: Uint8Array, ctx?: CallContext): Result<void> {
     const op: FsOperation = 'write-file';
-    const p = await prepare(op, path, ctx, true);
-    if ('ok' in p) return p;
-    const { r, roots: rs } = p;
+    const r = prepare(op, path, ctx, true);
+    if ('ok' in r) return r;
     if (!(data instanceof Uint8Array)) return fail('invalid', 'data must be bytes');
     if (data.byteLength > maxFileBytes) return tooBig(path);
     if (path.length > 1 && path.endsWith('/')) return fail('invalid', `${JSON.stringify(path)} ends with "/", which names a directory`);
 
     if (r.status === 'exists') {
       // No O_TRUNC by path: truncate only through the verified descriptor.
-      const o = await openPinned(op, path, r.candidate, C.O_WRONLY | C.O_NONBLOCK, rs);
+      const o = openPinned(op, path, r.candidate, C.O_WRONLY | C.O_NONBLOCK);
       if ('ok' in o) return o;
       try {
-        const st = await o.fh.stat();
+        const st = fstatSync(o.fd);
         if (!st.isFile()) return fail('failed', `${JSON.stringify(path)} is not a regular file`);
-        await o.fh.truncate(0);
-        await writeAll(o.fh, data);
+        ftruncateSync(o.fd, 0);
+        writeAll(o.fd, data);
         return ok(undefined);
       } catch (e) {
         return fromErrno(errnoCode(e), path);
       } finally {
-        await o.fh.close().catch(() => {});
+        closeQuietly(o.fd);
       }
     }
     if (r.status !== 'missing' || r.dotdotAfterMissing) return statusFail(op, path, r);
     if (r.missing > 1) return fail('not-found', `the parent directory of ${JSON.stringify(path)} does not exist`);
 
-    const dir = await openPinned(op, path, posix.dirname(r.candidate), C.O_RDONLY | C.O_DIRECTORY, rs);
+    const dir = openPinned(op, path, posix.dirname(r.candidate), C.O_RDONLY | C.O_DIRECTORY);
     if ('ok' in dir) return dir;
-    let fh: FileHandle | undefined;
+    let fd: number | undefined;
     try {
       const target = `${dir.via}/${posix.basename(r.candidate)}`;
-      fh = await fsp.open(target, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_NONBLOCK, 0o644);
-      if (!(await procFd())) {
-        const real = await fsp.realpath(r.candidate).catch(() => null);
-        if (real === null || !rs.usable.some((root) => isWithinRoot(root, real))) {
+      fd = openSync(target, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_NONBLOCK, 0o644);
+      if (!dir.proc) {
+        let real: string | null;
+        try {
+          real = realpath(r.candidate);
+        } catch {
+          real = null;
+        }
+        if (real === null || !insideRoots(real)) {
           return denied(op, path, FsRule.changedDuringCheck, `${JSON.stringify(path)} moved outside the skill's fs roots while it was being created`);
         }
       }
-      await writeAll(fh, data);
+      writeAll(fd, data);
       return ok(undefined);
     } catch (e) {
       const code = errnoCode(e);
@@ -348,26 +403,26 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
       }
       return fromErrno(code, path);
     } finally {
-      await fh?.close().catch(() => {});
-      await dir.fh.close().catch(() => {});
+      if (fd !== undefined) closeQuietly(fd);
+      closeQuietly(dir.fd);
     }
   }
 
-  async function listDir(path: string, ctx?: CallContext): Promise<Result<FsEntry[]>> {
+  function listDirOp(path: string, ctx?: CallContext): Result<FsEntry[]> {
     const op: FsOperation = 'list-dir';
-    const p = await prepare(op, path, ctx, true);
-    if ('ok' in p) return p;
-    const { r, roots: rs } = p;
+    const r = prepare(op, path, ctx, true);
+    if ('ok' in r) return r;
     if (r.status !== 'exists') return statusFail(op, path, r);
-    const o = await openPinned(op, path, r.candidate, C.O_RDONLY | C.O_DIRECTORY | C.O_NONBLOCK, rs);
+    const o = openPinned(op, path, r.candidate, C.O_RDONLY | C.O_DIRECTORY | C.O_NONBLOCK);
     if ('ok' in o) return o;
     try {
-      const names = await fsp.readdir(o.via);
+      const names = readdirSync(o.via);
       const out: FsEntry[] = [];
+      const prefix = `${o.via}/`;
       for (const name of names) {
         let st: Stats;
         try {
-          st = await fsp.lstat(`${o.via}/${name}`);
+          st = lstatSync(prefix + name);
         } catch {
           continue; // vanished between readdir and lstat
         }
@@ -378,73 +433,70 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
     } catch (e) {
       return fromErrno(errnoCode(e), path);
     } finally {
-      await o.fh.close().catch(() => {});
+      closeQuietly(o.fd);
     }
   }
 
-  async function stat(path: string, ctx?: CallContext): Promise<Result<FsEntry>> {
+  function statOp(path: string, ctx?: CallContext): Result<FsEntry> {
     const op: FsOperation = 'stat';
-    const p = await prepare(op, path, ctx, false);
-    if ('ok' in p) return p;
-    const { r, roots: rs } = p;
+    const r = prepare(op, path, ctx, false);
+    if ('ok' in r) return r;
     if (r.status !== 'exists') return statusFail(op, path, r);
     const name = r.candidate === '/' ? '/' : posix.basename(r.candidate);
     const parent = posix.dirname(r.candidate);
     try {
-      if (r.candidate === '/' || !rs.usable.some((root) => isWithinRoot(root, parent))) {
+      if (r.candidate === '/' || !insideRoots(parent)) {
         // The target is a root itself: its parent is outside, open the root (never a symlink).
-        const o = await openPinned(op, path, r.candidate, C.O_RDONLY | C.O_NONBLOCK, rs);
+        const o = openPinned(op, path, r.candidate, C.O_RDONLY | C.O_NONBLOCK);
         if ('ok' in o) return o;
         try {
-          const st = await o.fh.stat();
+          const st = fstatSync(o.fd);
           return ok({ name, kind: kindOf(st), size: st.size });
         } finally {
-          await o.fh.close().catch(() => {});
+          closeQuietly(o.fd);
         }
       }
-      const dir = await openPinned(op, path, parent, C.O_RDONLY | C.O_DIRECTORY, rs);
+      const dir = openPinned(op, path, parent, C.O_RDONLY | C.O_DIRECTORY);
       if ('ok' in dir) return dir;
       try {
-        const st = await fsp.lstat(`${dir.via}/${name}`);
+        const st = lstatSync(`${dir.via}/${name}`);
         return ok({ name, kind: kindOf(st), size: st.size });
       } finally {
-        await dir.fh.close().catch(() => {});
+        closeQuietly(dir.fd);
       }
     } catch (e) {
       return fromErrno(errnoCode(e), path);
     }
   }
 
-  async function remove(path: string, ctx?: CallContext): Promise<Result<void>> {
+  function removeOp(path: string, ctx?: CallContext): Result<void> {
     const op: FsOperation = 'remove';
-    const p = await prepare(op, path, ctx, false);
-    if ('ok' in p) return p;
-    const { r, roots: rs } = p;
+    const r = prepare(op, path, ctx, false);
+    if ('ok' in r) return r;
     if (r.status !== 'exists') return statusFail(op, path, r);
     // decideFs refused removing a root, so the parent is a root or inside one.
-    const dir = await openPinned(op, path, posix.dirname(r.candidate), C.O_RDONLY | C.O_DIRECTORY, rs);
+    const dir = openPinned(op, path, posix.dirname(r.candidate), C.O_RDONLY | C.O_DIRECTORY);
     if ('ok' in dir) return dir;
     try {
       const target = `${dir.via}/${posix.basename(r.candidate)}`;
-      const st = await fsp.lstat(target);
-      if (st.isDirectory()) await fsp.rmdir(target);
-      else await fsp.unlink(target);
+      const st = lstatSync(target);
+      if (st.isDirectory()) rmdirSync(target);
+      else unlinkSync(target);
       return ok(undefined);
     } catch (e) {
       return fromErrno(errnoCode(e), path);
     } finally {
-      await dir.fh.close().catch(() => {});
+      closeQuietly(dir.fd);
     }
   }
 
-  async function makeDir(path: string, ctx?: CallContext): Promise<Result<void>> {
+  function makeDirOp(path: string, ctx?: CallContext): Result<void> {
     const op: FsOperation = 'make-dir';
-    const p = await prepare(op, path, ctx, true);
-    if ('ok' in p) return p;
-    const { r, roots: rs } = p;
+    const r = prepare(op, path, ctx, true);
+    if ('ok' in r) return r;
     if (r.status === 'exists') {
       try {
-        const st = await fsp.stat(r.candidate);
+        const st = statSync(r.candidate);
         return st.isDirectory() ? ok(undefined) : fail('failed', `${JSON.stringify(path)} exists and is not a directory`);
       } catch (e) {
         return fromErrno(errnoCode(e), path);
@@ -456,28 +508,37 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
     const rest = parts.slice(parts.length - r.missing);
     let current = `/${parts.slice(0, parts.length - r.missing).join('/')}`;
     for (const comp of rest) {
-      const dir = await openPinned(op, path, current, C.O_RDONLY | C.O_DIRECTORY, rs);
+      const dir = openPinned(op, path, current, C.O_RDONLY | C.O_DIRECTORY);
       if ('ok' in dir) return dir;
       try {
         const target = `${dir.via}/${comp}`;
         try {
-          await fsp.mkdir(target, 0o755);
+          mkdirSync(target, 0o755);
         } catch (e) {
           if (errnoCode(e) !== 'EEXIST') throw e;
-          const st = await fsp.lstat(target);
+          const st = lstatSync(target);
           if (!st.isDirectory()) return fail('failed', `a component of ${JSON.stringify(path)} exists and is not a directory`);
         }
       } catch (e) {
         return fromErrno(errnoCode(e), path);
       } finally {
-        await dir.fh.close().catch(() => {});
+        closeQuietly(dir.fd);
       }
       current = current === '/' ? `/${comp}` : `${current}/${comp}`;
     }
     return ok(undefined);
   }
 
-  return { readFile, writeFile, listDir, stat, remove, makeDir };
+  // `async` keeps the contract of the asynchronous version: an unexpected throw becomes a
+  // rejected promise, never a synchronous exception in the caller.
+  return {
+    readFile: async (path, ctx) => readFileOp(path, ctx),
+    writeFile: async (path, data, ctx) => writeFileOp(path, data, ctx),
+    listDir: async (path, ctx) => listDirOp(path, ctx),
+    stat: async (path, ctx) => statOp(path, ctx),
+    remove: async (path, ctx) => removeOp(path, ctx),
+    makeDir: async (path, ctx) => makeDirOp(path, ctx),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -499,39 +560,61 @@ const MAX_LINK_HOPS = 40;
  * A dangling symlink is followed (readlink) to where it *would* lead, so the decision is taken
  * on its target: a dangling link pointing outside the roots is denied, not not-found.
  */
-async function resolveLenient(path: string, hops = 0): Promise<Resolved> {
+function resolveLenient(path: string, hops = 0): Resolved {
   let firstCode: string;
   try {
-    return { candidate: await fsp.realpath(path), status: 'exists', missing: 0, dotdotAfterMissing: false };
+    return { candidate: realpath(path), status: 'exists', missing: 0, dotdotAfterMissing: false };
   } catch (e) {
     firstCode = errnoCode(e);
   }
   const comps = path.split('/').filter((c) => c !== '');
-  // The deepest prefix that resolves. The kernel resolves a path component by component, so if a
-  // prefix fails every longer one fails too: binary search (a guest may send ~2000 components).
-  const tryPrefix = async (j: number): Promise<string | null> => {
+  const n = comps.length;
+  const tryPrefix = (j: number): string | null => {
     try {
-      return await fsp.realpath(`/${comps.slice(0, j).join('/')}`);
+      return realpath(`/${comps.slice(0, j).join('/')}`);
     } catch {
       return null;
     }
   };
-  let j = 0;
-  let base = await tryPrefix(0);
-  if (base !== null) {
-    let lo = 0;
-    let hi = comps.length;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      const got = await tryPrefix(mid);
-      if (got !== null) {
-        lo = mid;
-        base = got;
-      } else {
-        hi = mid - 1;
+  // The deepest prefix that resolves. The kernel resolves a path component by component, so if a
+  // prefix fails every longer one fails too.
+  let j = -1;
+  let base: string | null = null;
+  if (n > 0) {
+    // The usual case first (a new file in an existing directory): the parent resolves. The whole
+    // path failed above; its n-component prefix can differ from it only by a trailing slash (or
+    // doubled slashes), so it is tried again only then.
+    base = tryPrefix(n - 1);
+    if (base !== null) {
+      j = n - 1;
+      if (`/${comps.join('/')}` !== path) {
+        const full = tryPrefix(n);
+        if (full !== null) {
+          base = full;
+          j = n;
+        }
       }
     }
-    j = lo;
+  }
+  if (j < 0) {
+    // Binary search below the parent (a guest may send ~2000 components).
+    j = 0;
+    base = tryPrefix(0);
+    if (base !== null) {
+      let lo = 0;
+      let hi = Math.max(0, n - 2);
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        const got = tryPrefix(mid);
+        if (got !== null) {
+          lo = mid;
+          base = got;
+        } else {
+          hi = mid - 1;
+        }
+      }
+      j = lo;
+    }
   }
   if (base !== null) {
     const rest = comps.slice(j);
@@ -544,24 +627,19 @@ async function resolveLenient(path: string, hops = 0): Promise<Resolved> {
     // realpath said ENOENT: is the first missing component really absent, or a dangling symlink?
     const first = rest.find((c) => c !== '.');
     if (first === undefined || first === '..') return result('error', firstCode);
-    let st: Stats;
-    try {
-      st = await fsp.lstat(posix.join(base, first));
-    } catch (e) {
-      const code = errnoCode(e);
-      return code === 'ENOENT' ? result('missing') : result('error', code);
-    }
-    if (!st.isSymbolicLink()) return result('error', 'EAGAIN'); // appeared meanwhile
-    if (hops >= MAX_LINK_HOPS) return result('error', 'ELOOP');
+    // readlink(2) answers both questions: ENOENT = absent, EINVAL = not a symlink.
     let target: string;
     try {
-      target = await fsp.readlink(posix.join(base, first));
+      target = readlinkSync(posix.join(base, first));
     } catch (e) {
-      return result('error', errnoCode(e));
+      const code = errnoCode(e);
+      if (code === 'ENOENT') return result('missing');
+      return result('error', code === 'EINVAL' ? 'EAGAIN' : code); // EINVAL: appeared meanwhile
     }
+    if (hops >= MAX_LINK_HOPS) return result('error', 'ELOOP');
     const after = rest.slice(rest.indexOf(first) + 1);
     const next = `${target.startsWith('/') ? target : `${base}/${target}`}${after.length ? `/${after.join('/')}` : ''}`;
-    const followed = await resolveLenient(next, hops + 1);
+    const followed = resolveLenient(next, hops + 1);
     // Whatever the target turned out to be, the path goes through a dangling link.
     return { ...followed, status: followed.status === 'error' ? 'error' : 'dangling' };
   }
@@ -570,22 +648,19 @@ async function resolveLenient(path: string, hops = 0): Promise<Resolved> {
 }
 
 /** Resolve the parent fully and append the final name unresolved (lstat semantics). */
-async function resolveParent(path: string): Promise<Resolved> {
+function resolveParent(path: string): Resolved {
   const name = posix.basename(path);
-  const parent = await resolveLenient(posix.dirname(path));
+  const parent = resolveLenient(posix.dirname(path));
   const candidate = parent.candidate === '/' ? `/${name}` : `${parent.candidate}/${name}`;
   return { ...parent, candidate, missing: parent.status === 'exists' ? 0 : parent.missing + 1 };
 }
 
-async function canonicalRoots(roots: readonly string[], opts: FsCapabilityOptions): Promise<Roots> {
+function canonicalRoots(roots: readonly string[], opts: FsCapabilityOptions): Roots {
   const usable: string[] = [];
   const unusable: string[] = [];
-  const canonList = async (list: string[] | undefined): Promise<string[] | undefined> => {
-    if (!list) return undefined;
-    return Promise.all(list.map(async (p) => (await resolveLenient(p)).candidate));
-  };
-  const allowedRoots = await canonList(opts.allowedRoots);
-  const deniedPaths = await canonList(opts.deniedPaths);
+  const canonList = (list: string[] | undefined): string[] | undefined => list?.map((p) => resolveLenient(p).candidate);
+  const allowedRoots = canonList(opts.allowedRoots);
+  const deniedPaths = canonList(opts.deniedPaths);
   for (const root of roots) {
     const q = JSON.stringify(root);
     if (checkPathSyntax(root)) {
@@ -594,7 +669,7 @@ async function canonicalRoots(roots: readonly string[], opts: FsCapabilityOption
     }
     let real: string;
     try {
-      real = await fsp.realpath(root);
+      real = realpath(root);
     } catch (e) {
       unusable.push(`${q} (${errnoCode(e) === 'ENOENT' ? 'does not exist' : 'cannot be resolved'})`);
       continue;
@@ -611,14 +686,23 @@ async function canonicalRoots(roots: readonly string[], opts: FsCapabilityOption
   return { usable, unusable };
 }
 
-async function detectProcFd(): Promise<boolean> {
-  let fh: FileHandle | undefined;
+/** Does `readlink /proc/self/fd/N` name what N is open on? Cached for the process once known. */
+let procFd: boolean | undefined;
+/** Errors that say nothing about /proc: probe again on the next call rather than cache "no". */
+const TRANSIENT = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EINTR']);
+function hasProcFd(): boolean {
+  if (procFd !== undefined) return procFd;
+  let fd: number | undefined;
+  let answer = false;
+  let conclusive = true;
   try {
-    fh = await fsp.open('/', C.O_RDONLY | C.O_DIRECTORY);
-    return (await fsp.readlink(`/proc/self/fd/${fh.fd}`)) === '/';
-  } catch {
-    return false;
+    fd = openSync('/', C.O_RDONLY | C.O_DIRECTORY);
+    answer = readlinkSync(`/proc/self/fd/${fd}`) === '/';
+  } catch (e) {
+    conclusive = !TRANSIENT.has(errnoCode(e));
   } finally {
-    await fh?.close().catch(() => {});
+    if (fd !== undefined) closeQuietly(fd);
   }
+  if (conclusive) procFd = answer;
+  return answer;
 }
