@@ -20,6 +20,7 @@ import {
   InvokerClosedError,
   PermissionDeniedError,
   PhaseViolationError,
+  QueueFullError,
   ResourceLimitError,
   SkillError,
   SkillExecutionError,
@@ -119,6 +120,7 @@ export class SkillInvoker {
   private readonly limits: InvokerLimits;
   private readonly hostPolicy: HostPolicy;
   private readonly pool: WorkerPool;
+  private readonly maxQueue: number;
   private readonly caps = new Map<string, SkillCapabilities>();
   private readonly stats = new Map<string, SkillUsage>();
   private readonly inflight = new Set<AbortController>();
@@ -135,9 +137,10 @@ export class SkillInvoker {
     this.registry = loader.registry;
     this.limits = { ...DEFAULT_INVOKER_LIMITS, ...opts.limits };
     this.hostPolicy = opts.hostPolicy ?? this.registry.hostPolicy ?? DEFAULT_HOST_POLICY;
+    this.maxQueue = opts.pool?.maxQueue ?? 1000;
     this.pool = new WorkerPool({
       maxWorkers: opts.pool?.maxWorkers ?? Math.max(2, availableParallelism() * 2),
-      maxQueue: opts.pool?.maxQueue ?? 1000,
+      maxQueue: this.maxQueue,
       idleMs: opts.pool?.idleMs ?? 60_000,
     });
   }
@@ -283,24 +286,24 @@ export class SkillInvoker {
     try {
       const worker = await this.pool
         .acquire(
-        {
-          key: `${skillId}@${skill.hash}:${reuse ? 'reuse' : 'fresh'}`,
-          session: opts.session,
-          prepared: skill.prepared,
-          settings: {
-            freshInstance: !reuse,
-            maxLogLines: this.limits.maxLogLines,
-            maxLogBytes: this.limits.maxLogBytes,
-            maxResultBytes: this.limits.maxResultBytes,
+          {
+            key: `${skillId}@${skill.hash}:${reuse ? 'reuse' : 'fresh'}`,
+            session: opts.session,
+            prepared: skill.prepared,
+            settings: {
+              freshInstance: !reuse,
+              maxLogLines: this.limits.maxLogLines,
+              maxLogBytes: this.limits.maxLogBytes,
+              maxResultBytes: this.limits.maxResultBytes,
+            },
           },
-        },
-        controller.signal,
+          controller.signal,
         )
         .catch((e: unknown) => {
           // The pool knows nothing of skills: give its errors this invocation's context.
           if (this.closed) throw new InvokerClosedError(ctx);
           if (e instanceof InvocationAbortedError) throw new InvocationAbortedError(ctx);
-          if (e instanceof SkillError && !e.skillId) throw Object.assign(e, { skillId, command });
+          if (e instanceof QueueFullError) throw new QueueFullError(this.maxQueue, ctx);
           throw e;
         });
       let handler: ReturnType<typeof createHostCallHandler>;
