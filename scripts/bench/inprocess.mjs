@@ -12,7 +12,7 @@ const { capModuleMemory } = await import(`${DIST}/sandbox/memory-limit.js`);
 const { ensureWasmFeatures } = await import(`${DIST}/sandbox/wasm-features.js`);
 
 /** Imports that do the work directly, with no guard, no channel, no worker. */
-export function directImports({ onLog } = {}) {
+export function directImports({ onLog, netResponse } = {}) {
   const fail = (tag, val) => {
     throw { tag, val };
   };
@@ -30,7 +30,8 @@ export function directImports({ onLog } = {}) {
     remove: () => fail('denied', 'stub'),
     makeDir: () => fail('denied', 'stub'),
   };
-  const net = { fetch: () => fail('denied', 'stub') };
+  // `netResponse`: a canned response for every fetch (what the guest does with one, no I/O).
+  const net = { fetch: () => (netResponse ? { ...netResponse, body: netResponse.body.slice() } : fail('denied', 'stub')) };
   const log = { log: (level, message) => onLog?.(level, message) };
   const imports = {};
   for (const v of ['', '@0.1.0']) {

@@ -2,7 +2,8 @@
 // `node --cpu-prof` for the profiles (workers are profiled too), or plain for the CPU split:
 // per-thread CPU time from /proc/self/task/<tid>/stat (Linux), main thread vs the skill's
 // worker thread vs every other thread (V8's platform threads: GC, wasm tier-up; libuv).
-//   node [--cpu-prof --cpu-prof-dir=D] profile-child.mjs <home> <skillId> <command> <argsJson> <seconds> <reuse|fresh>
+//   node [--cpu-prof --cpu-prof-dir=D] profile-child.mjs <home> <skillId> <command> <argsJson> <seconds> <reuse|fresh|session>
+// session: default fresh-instance mode, every call with { session: 'bench' }.
 import { readFileSync, readdirSync } from 'node:fs';
 
 const [home, skillId, command, argsJson, seconds, mode] = process.argv.slice(2);
@@ -29,7 +30,8 @@ await loader.load(skillId);
 const before = new Set(threadCpu()?.keys() ?? []);
 const invoker = new SkillInvoker(loader, { phase: 'execution', reuseInstances: mode === 'reuse', pool: { maxWorkers: 1 } });
 const args = JSON.parse(argsJson);
-for (let i = 0; i < 50; i++) await invoker.invoke(skillId, command, args);
+const opts = mode === 'session' ? { session: 'bench' } : undefined;
+for (let i = 0; i < 50; i++) await invoker.invoke(skillId, command, args, opts);
 const workerTids = [...(threadCpu()?.keys() ?? [])].filter((t) => !before.has(t));
 
 const cpu0 = threadCpu();
@@ -39,7 +41,7 @@ const t0 = performance.now();
 const end = t0 + Number(seconds) * 1000;
 let n = 0;
 while (performance.now() < end) {
-  await invoker.invoke(skillId, command, args);
+  await invoker.invoke(skillId, command, args, opts);
   n++;
 }
 const ms = performance.now() - t0;

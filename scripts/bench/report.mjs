@@ -12,6 +12,9 @@ const us = (s) => (s?.median_us === undefined ? ['–', '–'] : [f(s.median_us)
 const ms = (s) => (s?.median_ms === undefined ? ['–', '–'] : [f(s.median_ms), f(s.p99_ms)]);
 const x = (r) => (r === null || r === undefined ? '–' : `${r.toFixed(2)}x`);
 
+/** ", N connections for M requests" when the loopback server counted them. */
+const conns = (s) => (s?.server_requests ? `; ${s.server_connections} new connection${s.server_connections === 1 ? '' : 's'} for ${s.server_requests} requests` : '');
+
 const TEXT_COLUMNS = new Set(['notes', 'how', 'where', 'function', 'steps (ms)', '']);
 
 function table(head, rows) {
@@ -26,8 +29,10 @@ export function render(R) {
   L.push(BEGIN, '');
   L.push(
     `Run of ${R.meta.date.slice(0, 16).replace('T', ' ')} UTC — Node ${m.node} (V8 ${m.v8}), ${m.platform}, ${m.cores} cores (${m.cpu}), ${m.memory_gib} GiB; ` +
-      `load average ${m.loadavg_at_start.join(' / ')} at start, ${R.meta.loadavg_at_end?.join(' / ')} at end (a shared machine: other work was running). ` +
-      `${R.meta.budget_ms_per_figure} ms of samples per latency figure after warm-up; whole run ${f(R.meta.total_seconds, 0)} s. Raw figures: \`bench/results.json\`.`,
+      `load average ${m.loadavg_at_start.join(' / ')} at start, ${R.meta.loadavg_at_end?.join(' / ')} at end (the bench's own work included)${m.loadavg_at_start[0] > 1 ? '; other work was running' : ''}. ` +
+      `${R.meta.budget_ms_per_figure} ms of samples per latency figure after warm-up; whole run ${f(R.meta.total_seconds, 0)} s. ` +
+      (R.meta.git ? `Commit ${R.meta.git.commit}${R.meta.git.src_uncommitted?.length ? ` with uncommitted changes in ${R.meta.git.src_uncommitted.map((x) => `\`${x}\``).join(', ')}` : ''}. ` : '') +
+      'Raw figures: `bench/results.json`.',
     '',
   );
 
@@ -48,21 +53,35 @@ export function render(R) {
   row('**floor**: in-process `greet` (QuickJS, no host)', fl.greet, 1, 'jco-transpiled, compiled, instantiated in the bench thread; direct call');
   row('floor: in-process `echo`', fl.echo, ratio(fl.echo?.median_us, floor));
   row('floor: in-process fs-cmd `read` (import = readFileSync)', fl.fs_read, ratio(fl.fs_read?.median_us, floor), 'unguarded, same thread');
+  if (fl.net_fetch_canned) row('floor: in-process net-fetch `fetch` (import = a canned response)', fl.net_fetch_canned, ratio(fl.net_fetch_canned.median_us, floor), 'the guest\'s own work around one fetch, no I/O');
   row('floor: first `greet` on a new instance, in-process', fl.greet_first_call_on_fresh_instance, ratio(fl.greet_first_call_on_fresh_instance?.median_us, floor), 'the floor of fresh-instance mode (instantiation not included)');
   row('floor: same, after a warm-up call of an unknown command', fl.greet_on_fresh_instance_after_warmup_call, ratio(fl.greet_on_fresh_instance_after_warmup_call?.median_us, floor), 'experiment: the warm-up could run in the background after instantiating');
   row('host: warm `invoke` greet, `reuseInstances: true`', h.reuse_greet, ratio(h.reuse_greet?.median_us, floor), 'registry + loader + invoker + pool + worker + channel');
   row('host: warm `invoke` echo, `reuseInstances: true`', h.reuse_echo, ratio(h.reuse_echo?.median_us, fl.echo?.median_us), 'ratio to the echo floor');
   row('host: warm `invoke` greet, fresh instance (default), paced', h.fresh_greet_paced, ratio(h.fresh_greet_paced?.median_us, floor), `${h.fresh_greet_paced?.gap_ms ?? '–'} ms between calls: the re-instantiation is done by then`);
   row('host: warm `invoke` greet, fresh instance (default), back to back', h.fresh_greet_back_to_back, ratio(h.fresh_greet_back_to_back?.median_us, floor), 'each call waits for the previous re-instantiation');
+  if (h.session_greet) row("host: warm `invoke` greet, default mode, `{ session: 'bench' }`", h.session_greet, ratio(h.session_greet.median_us, floor), 'same caller back to back: runs on the instance its previous call left');
   const base = hc.trivial_greet?.median_us;
   row('host calls: trivial `greet` (same invoker, reuse)', hc.trivial_greet, ratio(base, floor), 'baseline of the two rows below');
   row('host calls: fs-cmd `read` of a 44-byte file (1 guarded fs call)', hc.fs_read_invoke, ratio(hc.fs_read_invoke?.median_us, floor), `host-call cost = ${f(hc.fs_read_invoke?.median_us - base)} us over trivial`);
-  row('host calls: net-fetch `fetch` loopback (1 guarded net call)', hc.net_fetch_invoke, ratio(hc.net_fetch_invoke?.median_us, floor), `host-call cost = ${f(hc.net_fetch_invoke?.median_us - base)} us over trivial (HTTP included)`);
-  row('fs capability `readFile` called directly (main thread)', hc.capability_fs_readFile, null, 'guard + the pinned open/readlink/fstat/read/close chain, async, no worker');
-  row('the same syscalls, synchronous', hc.sync_syscalls_fs_read, null, 'realpath, open O_NOFOLLOW, readlink /proc/self/fd, fstat, read, close');
-  row('net capability `fetch` called directly (main thread)', hc.capability_net_fetch, null, 'guard + pinned connection + request, no worker');
-  row('raw: `fs.promises.readFile` (main thread)', hc.raw_fs_readFile, null, 'the I/O alone');
-  row('raw: undici GET, new connection per request', hc.raw_http_new_connection, null, 'what the capability does per fetch (a Client per hop)');
+  row('host calls: net-fetch `fetch` loopback (1 guarded net call)', hc.net_fetch_invoke, ratio(hc.net_fetch_invoke?.median_us, floor), `host-call cost = ${f(hc.net_fetch_invoke?.median_us - base)} us over trivial (HTTP included)${conns(hc.net_fetch_invoke)}`);
+  const ss = hc.session;
+  if (ss?.trivial_greet) {
+    const sb = ss.trivial_greet.median_us;
+    row("host calls, default mode + `{ session }`: trivial `greet`", ss.trivial_greet, ratio(sb, floor), 'baseline of the two rows below');
+    row('host calls, default mode + `{ session }`: fs-cmd `read`', ss.fs_read_invoke, ratio(ss.fs_read_invoke?.median_us, floor), `host-call cost = ${f(ss.fs_read_invoke?.median_us - sb)} us over trivial`);
+    row('host calls, default mode + `{ session }`: net-fetch `fetch`', ss.net_fetch_invoke, ratio(ss.net_fetch_invoke?.median_us, floor), `host-call cost = ${f(ss.net_fetch_invoke?.median_us - sb)} us over trivial (HTTP included)${conns(ss.net_fetch_invoke)}`);
+  }
+  const fp = hc.fresh_paced;
+  if (fp?.trivial_greet) {
+    row(`host calls, default mode, no session, paced (${fp.gap_ms} ms): trivial \`greet\``, fp.trivial_greet, ratio(fp.trivial_greet.median_us, floor), 'a new instance for every call');
+    row('host calls, default mode, no session, paced: fs-cmd `read`', fp.fs_read_invoke, ratio(fp.fs_read_invoke?.median_us, floor), `host-call cost = ${f(fp.fs_read_invoke?.median_us - fp.trivial_greet.median_us)} us over trivial (includes the cold guest path)`);
+  }
+  row('fs capability `readFile` called directly (main thread)', hc.capability_fs_readFile, null, 'guard + the pinned open/readlink/fstat/read/close chain (synchronous syscalls), no worker');
+  row('the same syscalls, bare', hc.sync_syscalls_fs_read, null, 'realpath, open O_NOFOLLOW, readlink /proc/self/fd, fstat, read, close; no guard');
+  row('net capability `fetch` called directly (main thread)', hc.capability_net_fetch, null, `guard + keep-alive client per origin and checked addresses + request, no worker${conns(hc.capability_net_fetch)}`);
+  row('raw: `fs.promises.readFile` (main thread)', hc.raw_fs_readFile, null, 'the I/O alone, async');
+  row('raw: undici GET, new connection per request', hc.raw_http_new_connection, null, 'what the capability did per fetch before keep-alive (a Client per hop)');
   row('raw: undici GET, keep-alive', hc.raw_http_keepalive, null, '');
   const ch = R.channel ?? {};
   row('channel: SAB round trip (host ChannelEnd, no skill)', ch.sab_channel, null, 'main waitAsync <-> worker Atomics.wait');
@@ -88,16 +107,17 @@ export function render(R) {
   L.push('');
   const st = R.host_steps;
   if (st?.registry_get) {
-    const names = { registry_get: '`registry.get(id)` (SQLite row + JSON.parse of the manifest)', loader_get: '`loader.get(id)`', prepare_args: '`prepareArgs` (shape walk + ajv)', random_uuid: '`randomUUID()`', abort_controller_and_timer: 'AbortController + setTimeout/clearTimeout + listener add/remove', json_messages: 'JSON of the invoke / done messages and the result', usage_count_date: '`new Date().toISOString()` (usage stats)', registry_record_usage: '`registry.recordUsage` (one SQLite transaction; the invoker runs one per invocation when it flushes)' };
+    const names = { registry_get: '`registry.get(id)` (SQLite row + JSON.parse of the manifest; the invoker used it before)', registry_state: '`registry.state(id)` (the narrow enable check the invoker uses now)', loader_get: '`loader.get(id)`', prepare_args: '`prepareArgs` (shape walk + ajv)', random_uuid: '`randomUUID()`', abort_controller_and_timer: 'AbortController + setTimeout/clearTimeout + listener add/remove', json_messages: 'JSON of the invoke / done messages and the result', usage_count_date: '`new Date().toISOString()` (usage stats)', registry_record_usage: '`registry.recordUsage` (one invocation, one SQLite transaction: the old flush cost per invocation)', registry_record_usage_batch100_per_invocation: '`registry.recordUsageBatch` of 100, per invocation (one transaction per flush, as now)' };
     L.push('Main-thread steps of one invoke, each alone in a loop (µs): ' + Object.entries(names).filter(([k]) => st[k]).map(([k, n]) => `${n} ${f(st[k].median_us, 2)}`).join('; ') + '.', '');
   }
 
   // ---- throughput
   const t = R.throughput;
   if (t?.reuse) {
-    L.push(`### Throughput (greet, invocations/s; pool maxWorkers ${t.max_workers}, workers at the end: reuse ${t.reuse.workers}, fresh ${t.fresh?.workers})`, '');
-    const trows = ['reuse', 'fresh'].filter((k) => t[k]).map((k) => [
-      k === 'reuse' ? '`reuseInstances: true`' : 'fresh instance (default)',
+    const MODE = { reuse: '`reuseInstances: true`', fresh: 'fresh instance (default)', session: 'default mode, caller i: `{ session: lane-i }`' };
+    L.push(`### Throughput (greet, invocations/s; pool maxWorkers ${t.max_workers}, workers at the end: ${['reuse', 'fresh', 'session'].filter((k) => t[k]).map((k) => `${k} ${t[k].workers}`).join(', ')})`, '');
+    const trows = ['reuse', 'fresh', 'session'].filter((k) => t[k]).map((k) => [
+      MODE[k],
       f(t[k].c1.per_s, 0),
       f(t[k].c2.per_s, 0),
       f(t[k].c8.per_s, 0),
@@ -167,7 +187,7 @@ export function render(R) {
     const ab = ['quickjs', 'starlingmonkey'].filter((k) => inst[k]?.promising_stub_ab?.with_stub);
     if (ab.length) {
       L.push(
-        'Experiment, interleaved in one process: instantiate with `WebAssembly.promising` stubbed as `(f) => f` (Node 20 lacks it; jco\'s glue calls it in a try/catch four times per instantiation, and each TypeError makes V8 re-parse the enclosing ~3,000-line function to word its message): ' +
+        'Before/after of the `WebAssembly.promising` identity the worker now installs (interleaved in one process; Node 20 lacks JSPI, jco\'s glue calls it in a try/catch four times per instantiation, and each TypeError makes V8 re-parse the enclosing ~3,000-line function to word its message). The "instantiate" column above is with it, as in the workers: ' +
           ab.map((k) => `${k} ${f(inst[k].promising_stub_ab.without_stub.median_ms, 2)} -> ${f(inst[k].promising_stub_ab.with_stub.median_ms, 2)} ms median (min ${f(inst[k].promising_stub_ab.without_stub.min_ms, 2)} -> ${f(inst[k].promising_stub_ab.with_stub.min_ms, 2)})`).join('; ') +
           '.',
         '',
@@ -204,11 +224,12 @@ export function render(R) {
       const c = s.cpu_split_per_invoke ?? {};
       return [name, f(s.wall_per_invoke_us), f(s.process_cpu_per_invoke_us), f(c.main_us), f(c.worker_us), f(c.other_threads_us), f(s.profiled_wall_per_invoke_us)];
     };
-    L.push(table(['mode', 'wall µs/invoke', 'CPU µs/invoke (process)', 'main thread', 'skill worker', 'other threads', 'wall under --cpu-prof'], ['reuse', 'fresh'].filter((k) => p[k]).map((k) => prow(k, k === 'reuse' ? '`reuseInstances: true`' : 'fresh instance (default)'))));
+    const PMODE = { reuse: '`reuseInstances: true`', fresh: 'fresh instance (default)', session: "default mode, `{ session: 'bench' }` (not profiled)" };
+    L.push(table(['mode', 'wall µs/invoke', 'CPU µs/invoke (process)', 'main thread', 'skill worker', 'other threads', 'wall under --cpu-prof'], ['reuse', 'fresh', 'session'].filter((k) => p[k]).map((k) => prow(k, PMODE[k]))));
     L.push('', 'CPU split from /proc/self/task/*/stat (10 ms ticks over the whole loop). Top self time inside the loop window, from `--cpu-prof` (the worker\'s `receiveSync` is time blocked in `Atomics.wait`, i.e. waiting for the host, not work):', '');
     for (const k of ['reuse', 'fresh']) {
       if (!p[k]) continue;
-      for (const [thread, s] of Object.entries(p[k].threads)) {
+      for (const [thread, s] of Object.entries(p[k].threads ?? {})) {
         L.push(`<details><summary>${k}, ${thread}: ${s.busy_ms} ms busy of ${s.total_ms} ms — ${Object.entries(s.categories).filter(([c]) => c !== 'idle').slice(0, 5).map(([c, v]) => `${c} ${v.pct_of_busy}%`).join(', ')}</summary>`, '');
         L.push(table(['function', 'where', 'self ms', '% of busy'], s.top.slice(0, 12).map((t) => [`\`${t.fn}\``, t.where ? `\`${t.where}\`` : '', f(t.ms), f(t.pct_of_busy)])));
         L.push('', '</details>', '');

@@ -79,15 +79,16 @@ export async function latency(fn, { timeMs = BUDGET_MS, warmupMs = WARMUP_MS, ma
  * whole process used meanwhile (cores = CPU seconds / wall seconds).
  */
 export async function throughputSweep(fn, concurrencies, { timeMs = BUDGET_MS, warmupMs = WARMUP_MS, rounds = 4 } = {}) {
-  const loop = async (stopAt, sink) => {
+  // `fn(lane)`: lane = index of the concurrent caller (0..c-1), e.g. for a per-caller session.
+  const loop = async (stopAt, sink, lane) => {
     while (performance.now() < stopAt) {
       const t = ns();
-      await fn();
+      await fn(lane);
       sink?.push(Number(ns() - t) / 1000);
     }
   };
   const w = performance.now() + warmupMs;
-  await Promise.all(Array.from({ length: Math.max(...concurrencies) }, () => loop(w)));
+  await Promise.all(Array.from({ length: Math.max(...concurrencies) }, (_, lane) => loop(w, undefined, lane)));
   const acc = new Map(concurrencies.map((c) => [c, { lat: [], secs: 0, cpu: 0 }]));
   const slice = timeMs / rounds;
   for (let r = 0; r < rounds; r++) {
@@ -96,7 +97,7 @@ export async function throughputSweep(fn, concurrencies, { timeMs = BUDGET_MS, w
       const u0 = process.cpuUsage();
       const t0 = performance.now();
       const stopAt = t0 + slice;
-      await Promise.all(Array.from({ length: c }, () => loop(stopAt, a.lat)));
+      await Promise.all(Array.from({ length: c }, (_, lane) => loop(stopAt, a.lat, lane)));
       a.secs += (performance.now() - t0) / 1000;
       const u = process.cpuUsage(u0);
       a.cpu += (u.user + u.system) / 1e6;
