@@ -21,7 +21,7 @@ import {
 import type { LogLine } from '../../src/sandbox/protocol.js';
 import type { AuditEvent } from '../../src/types.js';
 import { host, removeTempDirs, type Host } from '../helpers.js';
-import { allEvents, ENGINES, failure, probeAs, roomyCopy } from './support.js';
+import { allEvents, ENGINES, failure, probeAs, roomyCopy, invokerOn } from './support.js';
 
 /**
  * One store for the whole file (preparing the 12 MB StarlingMonkey component takes seconds):
@@ -42,11 +42,7 @@ afterAll(async () => {
   await removeTempDirs();
 });
 
-/** A new invoker on the shared store; its close() closes only the invoker. */
-function onBase(opts: SkillInvokerOptions = {}): Host {
-  const invoker = new SkillInvoker(base.loader, { phase: 'execution', ...opts });
-  return { ...base, invoker, close: () => invoker.close() };
-}
+const onBase = (opts: SkillInvokerOptions = {}): Host => invokerOn(base, opts);
 
 /** Runs `fn` and returns it plus the audit events it produced (the registry is this suite's own). */
 async function audited<T>(h: Host, skillId: string, fn: () => Promise<T>): Promise<{ out: T; events: AuditEvent[] }> {

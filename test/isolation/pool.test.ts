@@ -18,7 +18,7 @@ import {
 import type { FetchLike } from '../../src/capabilities/types.js';
 import { host, removeTempDirs, SKILLS, type Host } from '../helpers.js';
 import { spawned } from './spawn-counter.js';
-import { allEvents, builtProbe, failure, markRecorder, probeAs, roomyCopy, runChild, sleep, until, within } from './support.js';
+import { allEvents, builtProbe, failure, markRecorder, probeAs, roomyCopy, runChild, sleep, until, within, invokerOn } from './support.js';
 
 // Count the worker threads the pool starts (the real SkillWorker, subclassed).
 vi.mock('../../src/sandbox/skill-worker.js', async (orig) =>
@@ -43,11 +43,7 @@ afterAll(async () => {
   await removeTempDirs();
 });
 
-/** A new invoker (cold pool) on the shared store; its close() closes only the invoker. */
-function onBase(opts: SkillInvokerOptions = {}): Host {
-  const invoker = new SkillInvoker(base.loader, { phase: 'execution', ...opts });
-  return { ...base, invoker, close: () => invoker.close() };
-}
+const onBase = (opts: SkillInvokerOptions = {}): Host => invokerOn(base, opts);
 
 const BUSY_ITERATIONS = 10_000_000; // about 0.45 s of guest CPU on an idle core
 

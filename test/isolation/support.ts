@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { buildSkill } from '../../src/index.js';
 import type { AuditEvent } from '../../src/types.js';
 import type { SkillRegistry } from '../../src/registry.js';
-import { copySkill, ROOT, SKILLS, tempDir } from '../helpers.js';
+import { SkillInvoker, type SkillInvokerOptions } from '../../src/invoker.js';
+import { copySkill, ROOT, SKILLS, tempDir, type Host } from '../helpers.js';
 
 export const ISOLATION = join(ROOT, 'test/isolation');
 export const PROBE_SRC = join(ISOLATION, 'fixtures/probe');
@@ -196,4 +197,10 @@ export function runChild(mode: string, killAfterMs = 30_000): Promise<ChildRun> 
       });
     });
   });
+}
+
+/** A new invoker (cold pool) on a suite's shared store; its close() closes only the invoker. */
+export function invokerOn(base: Host, opts: SkillInvokerOptions = {}): Host {
+  const invoker = new SkillInvoker(base.loader, { phase: 'execution', ...opts });
+  return { ...base, invoker, close: () => invoker.close() };
 }
