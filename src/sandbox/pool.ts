@@ -60,7 +60,7 @@ export class WorkerPool {
   async acquire(spec: WorkerSpec, signal?: AbortSignal): Promise<SkillWorker> {
     if (this.closed) throw new InvokerClosedError();
     const w = this.tryTake(spec);
-    if (w) return this.whenReady(w, spec, signal);
+    if (w) return this.whenReady(w, signal);
     if (this.queue.length >= this.opts.maxQueue) throw new QueueFullError(this.opts.maxQueue);
     const worker = await new Promise<SkillWorker>((resolve, reject) => {
       const waiter: Waiter = { spec, resolve, reject, signal };
@@ -74,7 +74,7 @@ export class WorkerPool {
       }
       this.queue.push(waiter);
     });
-    return this.whenReady(worker, spec, signal);
+    return this.whenReady(worker, signal);
   }
 
   /** Gives a healthy worker back after an invocation. */
@@ -91,13 +91,7 @@ export class WorkerPool {
 
   /** Ends a worker that must not be reused (trap, timeout, limit); its slot is freed. */
   discard(w: SkillWorker): void {
-    this.all.delete(w);
-    const list = this.idle.get(w.key);
-    if (list) {
-      const i = list.indexOf(w);
-      if (i >= 0) list.splice(i, 1);
-    }
-    void w.terminate();
+    this.discardQuietly(w);
     this.drain();
   }
 
@@ -124,7 +118,7 @@ export class WorkerPool {
   }
 
   /** Waits for the worker's instance; an abort meanwhile gives the worker back (it is healthy). */
-  private async whenReady(w: SkillWorker, _spec: WorkerSpec, signal?: AbortSignal): Promise<SkillWorker> {
+  private async whenReady(w: SkillWorker, signal?: AbortSignal): Promise<SkillWorker> {
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<'aborted'>((resolve) => {
       if (!signal) return;
@@ -176,10 +170,12 @@ export class WorkerPool {
     return this.spawn(spec);
   }
 
+  /** Ends a worker and frees its slot, without serving the queue. */
   private discardQuietly(w: SkillWorker): void {
     this.all.delete(w);
     const list = this.idle.get(w.key);
-    if (list) list.splice(list.indexOf(w), 1);
+    const i = list ? list.indexOf(w) : -1;
+    if (i >= 0) list!.splice(i, 1);
     void w.terminate();
   }
 
