@@ -13,8 +13,11 @@
 //   with parseGuestFailure (src/build/guest-failure.ts), where the format is documented.
 // - Intrinsics are captured when this module is evaluated, before any skill code runs, so a
 //   skill replacing JSON.stringify cannot make the wrapper return a non-string.
+// - Randomness is keyed by the host for every instance (random.js), never the snapshot's.
 // - Skills have no clock. QuickJS traps on Date.now() (its WASI clock is a trap stub) and
 //   StarlingMonkey returns the build time; here both throw an Error saying so.
+
+import { SEED_ACK, SEED_COMMAND, installRandom, seed } from './random.js';
 
 const stringify = JSON.stringify;
 const parse = JSON.parse;
@@ -27,6 +30,7 @@ const NumberCtor = Number;
 const TAGS = ['denied', 'not-found', 'invalid', 'limit', 'failed'];
 
 installClockGuards();
+installRandom();
 
 /**
  * @param {Record<string, unknown>} mod the skill module namespace
@@ -35,6 +39,15 @@ installClockGuards();
  * @returns {string}
  */
 export function run(mod, command, argsJson) {
+  if (command === SEED_COMMAND) {
+    // The host keys this instance's randomness (see random.js); no skill code runs.
+    try {
+      seed(argsJson);
+    } catch {
+      throw fallbackFailure('bad_args', 'bad seed');
+    }
+    return SEED_ACK;
+  }
   let out;
   try {
     out = dispatch(mod, command, argsJson);

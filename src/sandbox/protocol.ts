@@ -4,6 +4,14 @@ import type { GuestError } from '../capabilities/types.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/**
+ * The reserved command a worker sends right after every instantiation, with 32 CSPRNG bytes (hex)
+ * as args, to key the guest's randomness; guest/random.js answers SEED_ACK. NUL keeps it out of
+ * any manifest's command names.
+ */
+export const SEED_COMMAND = '\u0000agentos:seed';
+export const SEED_ACK = 'agentos:seeded';
+
 /** What a worker is started with (workerData). */
 export interface WorkerBoot {
   sab: SharedArrayBuffer;

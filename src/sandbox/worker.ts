@@ -6,6 +6,7 @@
  * one by one: they are buffered here under a cap and travel with the result.
  */
 import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import { workerData } from 'node:worker_threads';
 import { ChannelEnd } from './channel.js';
 import type {
@@ -18,6 +19,7 @@ import type {
   ReplyMsg,
   WorkerBoot,
 } from './protocol.js';
+import { SEED_ACK, SEED_COMMAND } from './protocol.js';
 
 // Nothing this thread prints may reach the host's stdout (it can be a protocol channel, e.g.
 // MCP): send it to stderr here, so the host needs no pipe.
@@ -63,6 +65,9 @@ function hostCall(header: CallMsg, payload?: Uint8Array): ReplyMsg & { payload?:
 
 /** Returns the ok value, or throws the WIT error variant (jco lowers a thrown non-Error as err). */
 function call(fn: HostFn, extra: Omit<CallMsg, 't' | 'fn'>, payload?: Uint8Array) {
+  // Guest code running outside an invocation (a pre-seeding component answering the seed call)
+  // has nobody on the host side to serve it: refuse without touching the channel.
+  if (!inInvocation) throw { tag: 'denied', val: 'no capability outside an invocation' };
   const r = hostCall({ t: 'call', fn, ...extra }, payload);
   if (!r.ok) throw r.err;
   return r;
@@ -135,15 +140,44 @@ function instantiateCore(m: WebAssembly.Module, i: WebAssembly.Imports): WebAsse
 
 const { instantiate } = (await import(boot.jsUrl)) as { instantiate: Instantiate };
 let guest: GuestExports;
-function fresh(): number {
-  const t0 = performance.now();
-  channel.setFlag(false);
+let inInvocation = false;
+/** False once the component showed it predates seeding (it keeps its engine's own generator). */
+let seedable = true;
+
+function instantiateGuest(): void {
   memories.length = 0;
   guest = instantiate((name) => {
     const m = boot.modules[name];
     if (!m) throw new Error(`core module ${name} missing`);
     return m;
   }, imports, instantiateCore);
+}
+
+/**
+ * Keys the new instance's randomness from this process's CSPRNG (guest/random.js): a component is
+ * a snapshot, so without this every instance replays the PRNG state baked in at build time.
+ */
+function seedGuest(): boolean {
+  let acked = false;
+  try {
+    acked = guest.invoke(SEED_COMMAND, randomBytes(32).toString('hex')) === SEED_ACK;
+  } catch {
+    acked = false;
+  }
+  takeLogs();
+  return acked;
+}
+
+function fresh(): number {
+  const t0 = performance.now();
+  channel.setFlag(false);
+  instantiateGuest();
+  if (seedable && !seedGuest()) {
+    // Built before seeding existed: its skill code may have seen the reserved command, so start
+    // over from a clean instance and never send it again.
+    seedable = false;
+    instantiateGuest();
+  }
   channel.setFlag(true);
   return performance.now() - t0;
 }
@@ -178,6 +212,7 @@ function overCap(text: string, max: number): boolean {
 }
 
 function runInvoke(msg: InvokeMsg): DoneMsg {
+  inInvocation = true;
   try {
     const result = guest.invoke(msg.command, msg.args);
     const max = boot.maxResultBytes;
@@ -206,6 +241,8 @@ function runInvoke(msg: InvokeMsg): DoneMsg {
           ? 'memory'
           : 'trap';
     return { t: 'done', ok: false, kind, message, ...takeLogs() };
+  } finally {
+    inInvocation = false;
   }
 }
 
