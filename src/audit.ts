@@ -11,6 +11,7 @@ import type Database from 'better-sqlite3';
 import type pino from 'pino';
 import type { AuditEvent, AuditEventInput, AuditEventType, AuditLogger, AuditQuery } from './types.js';
 import { lazyRequire } from './lazy.js';
+import { StoreWriter } from './store-writer.js';
 
 /** pino, loaded by the first createDefaultLogger() rather than on import (see lazy.ts). */
 const loadPino = lazyRequire<typeof pino>('pino');
@@ -27,6 +28,8 @@ export const SECURITY_EVENT_TYPES: ReadonlySet<string> = new Set<AuditEventType>
   'limit_exceeded',
   'integrity_failure',
   'timeout',
+  'denials_suppressed',
+  'audit_dropped',
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -81,8 +84,6 @@ export function isSecretKey(key: string): boolean {
 }
 
 const MAX_REDACT_DEPTH = 32;
-/** Unwritten events kept in memory while the database refuses writes. */
-const MAX_PENDING = 100_000;
 
 /**
  * A JSON-safe deep copy of `value` with every value under a secret-looking key (`isSecretKey`)
@@ -218,7 +219,27 @@ export interface AuditTrailOptions {
   logger?: AuditLogger | undefined;
   /** Create the table if missing (default true; the registry's migrations also create it). */
   ensureSchema?: boolean | undefined;
+  /** Queue the rows go through (the registry shares one with its usage figures). Default: a new one on `db`. */
+  writer?: StoreWriter | undefined;
+  /**
+   * Automatic retention, applied in bounded steps at open and every `AUTO_PRUNE_EVERY` rows
+   * written. Default none for a bare AuditTrail; the SkillRegistry passes DEFAULT_AUDIT_RETENTION.
+   */
+  retention?: AuditRetention | false | undefined;
 }
+
+/** Automatic retention: events older than `maxAgeDays` and beyond the newest `maxEvents` are deleted. */
+export interface AuditRetention {
+  maxAgeDays?: number | undefined;
+  maxEvents?: number | undefined;
+}
+
+/** What a SkillRegistry keeps when nothing else is configured: 90 days, at most 100 000 events. */
+export const DEFAULT_AUDIT_RETENTION: Readonly<Required<AuditRetention>> = Object.freeze({ maxAgeDays: 90, maxEvents: 100_000 });
+/** Rows written between two automatic retention steps. */
+export const AUTO_PRUNE_EVERY = 1000;
+/** Rows one automatic retention step deletes at most (keeps each step short on the main thread). */
+export const AUTO_PRUNE_BATCH = 2000;
 
 export interface PruneOptions {
   /** Delete events older than this many days. */
@@ -264,10 +285,13 @@ function rowToEvent(r: AuditRow): AuditEvent {
 
 export class AuditTrail {
   readonly db: Database.Database;
+  /** The queue rows are written through (short busy bound, retried with backoff; see store-writer.ts). */
+  readonly writer: StoreWriter;
   private readonly logger: AuditLogger | undefined;
   private readonly insertStmt: Database.Statement;
-  /** Events whose INSERT failed (e.g. the DB stayed locked past busy_timeout); retried first. */
-  private readonly pending: AuditEvent[] = [];
+  private readonly retention: AuditRetention | undefined;
+  private sincePrune = 0;
+  private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(db: Database.Database, opts: AuditTrailOptions = {}) {
     this.db = db;
@@ -277,11 +301,37 @@ export class AuditTrail {
       `INSERT INTO audit_events (at, type, invocation_id, skill_id, command, capability, target, operation, reason, meta)
        VALUES (@at, @type, @invocationId, @skillId, @command, @capability, @target, @operation, @reason, @meta)`,
     );
+    this.writer =
+      opts.writer ??
+      new StoreWriter(db, {
+        onError: (err, pending) =>
+          this.log({ kind: 'audit_write_failed', error: (err as Error)?.message, pending }, 'audit write failed; kept in memory, retried', true),
+      });
+    // Rows dropped from a full queue leave a trace once the store takes writes again.
+    this.writer.onDropped((n) => {
+      const e = this.build({
+        type: 'audit_dropped',
+        reason: `${n} store writes (audit events, usage figures) dropped: the store refused writes and the in-memory queue was full`,
+        meta: { dropped: n },
+      });
+      this.insertRow(e);
+      this.log({ kind: 'audit', ...e }, `audit ${e.type}`, true);
+    });
+    const r = opts.retention === false ? undefined : opts.retention;
+    this.retention = r && (r.maxAgeDays !== undefined || r.maxEvents !== undefined) ? validRetention(r) : undefined;
+    if (this.retention) {
+      this.writer.onWritten((batch) => {
+        this.sincePrune += batch.length;
+        if (this.sincePrune >= AUTO_PRUNE_EVERY) this.schedulePrune(0);
+      });
+      // At open: one bounded step now, the rest (if any) on a timer.
+      this.pruneStep();
+    }
   }
 
-  /** Number of events not yet written because the database refused them; retried on the next write. */
+  /** Number of events (and other store writes) not yet written because the database refused them; retried with backoff. */
   get pendingCount(): number {
-    return this.pending.length;
+    return this.writer.pending;
   }
 
   /**
@@ -290,6 +340,14 @@ export class AuditTrail {
    * before the next one and on `flush()`, and still goes to the logger.
    */
   record(input: AuditEventInput): AuditEvent {
+    const e = this.build(input);
+    this.writer.enqueue({ run: () => this.insertRow(e), value: e });
+    this.log({ kind: 'audit', ...e }, `audit ${e.type}`, SECURITY_EVENT_TYPES.has(e.type));
+    return e;
+  }
+
+  /** The stored shape of `input`: time filled in, text clipped and redacted. */
+  private build(input: AuditEventInput): AuditEvent {
     // Targets and reasons can carry guest-chosen text: bounded so a skill cannot bloat the trail.
     const clip = (t: string) => (t.length > MAX_TEXT ? `${t.slice(0, MAX_TEXT)}... [${t.length - MAX_TEXT} more chars]` : t);
     let at: string;
@@ -313,43 +371,34 @@ export class AuditTrail {
     };
     if (input.meta !== undefined && input.meta !== null) e.meta = redactSecrets(input.meta);
     if (badAt !== undefined) e.meta = { ...e.meta, givenAt: badAt };
-
-    if (this.pending.length >= MAX_PENDING) {
-      const dropped = this.pending.shift();
-      this.log({ kind: 'audit_dropped', event: dropped }, 'audit backlog full; oldest unwritten event dropped', true);
-    }
-    this.pending.push(e);
-    try {
-      this.flush();
-    } catch (err) {
-      this.log({ kind: 'audit_write_failed', error: (err as Error).message, pending: this.pending.length }, 'audit write failed; kept in memory', true);
-    }
-    this.log({ kind: 'audit', ...e }, `audit ${e.type}`, SECURITY_EVENT_TYPES.has(e.type));
     return e;
   }
 
-  /** Write any events still held in memory. Throws if the database still refuses them. */
-  flush(): void {
-    if (this.pending.length === 0) return;
-    const write = this.db.transaction((events: AuditEvent[]) => {
-      for (const e of events) {
-        this.insertStmt.run({
-          at: e.at,
-          type: e.type,
-          invocationId: e.invocationId,
-          skillId: e.skillId,
-          command: e.command,
-          capability: e.capability,
-          target: e.target,
-          operation: e.operation,
-          reason: e.reason,
-          meta: e.meta === undefined ? null : JSON.stringify(e.meta),
-        });
-      }
+  private insertRow(e: AuditEvent): void {
+    this.insertStmt.run({
+      at: e.at,
+      type: e.type,
+      invocationId: e.invocationId,
+      skillId: e.skillId,
+      command: e.command,
+      capability: e.capability,
+      target: e.target,
+      operation: e.operation,
+      reason: e.reason,
+      meta: e.meta === undefined ? null : JSON.stringify(e.meta),
     });
-    const batch = this.pending.slice();
-    write(batch);
-    this.pending.splice(0, batch.length);
+  }
+
+  /** Write everything still queued (short busy bound). Throws if the database still refuses it. */
+  flush(): void {
+    this.writer.flush();
+  }
+
+  /** Stop automatic retention and make the last write attempt with the longer bound (the registry's close). */
+  close(): number {
+    if (this.pruneTimer) clearTimeout(this.pruneTimer);
+    this.pruneTimer = undefined;
+    return this.writer.close();
   }
 
   private log(obj: object, msg: string, warn: boolean): void {
@@ -388,11 +437,35 @@ export class AuditTrail {
     return { sql, params };
   }
 
-  /** Events matching `q`, newest first; at most `q.limit` (default 100). */
+  /**
+   * Events matching `q`, newest first; at most `q.limit` (default 100). Events still queued
+   * because the store is locked are included.
+   */
   query(q: AuditQuery = {}): AuditEvent[] {
     this.tryFlush();
     const { sql, params } = this.select(q, 100);
-    return (this.db.prepare(sql).all(...params) as AuditRow[]).map(rowToEvent);
+    const stored = (this.db.prepare(sql).all(...params) as AuditRow[]).map(rowToEvent);
+    const queued = this.queuedMatching(q);
+    if (queued.length === 0) return stored;
+    // Queued events were recorded after every stored one with the same time: they sort first.
+    const merged = [...queued.reverse(), ...stored].map((e, i) => ({ e, i }));
+    merged.sort((a, b) => (a.e.at < b.e.at ? 1 : a.e.at > b.e.at ? -1 : a.i - b.i));
+    const limit = q.limit ?? 100;
+    return merged.slice(0, limit).map((x) => x.e);
+  }
+
+  private queuedMatching(q: AuditQuery): AuditEvent[] {
+    const since = q.since !== undefined ? isoTime(q.since) : undefined;
+    return (this.writer.pendingValues() as AuditEvent[]).filter(
+      (e) =>
+        typeof e === 'object' &&
+        e !== null &&
+        'type' in e &&
+        'at' in e &&
+        (q.skillId === undefined || e.skillId === q.skillId) &&
+        (q.type === undefined || e.type === q.type) &&
+        (since === undefined || e.at >= since),
+    );
   }
 
   /**
@@ -437,10 +510,65 @@ export class AuditTrail {
   }
 
   private tryFlush(): void {
-    try {
-      this.flush();
-    } catch {
-      // still refused; kept for later
-    }
+    this.writer.tryFlush();
   }
+
+  /**
+   * One bounded step of automatic retention (at most AUTO_PRUNE_BATCH rows, short busy bound):
+   * the oldest rows past `maxAgeDays`, then the oldest beyond `maxEvents`. Another step is
+   * scheduled when more remain, or when the store was locked.
+   */
+  private pruneStep(): void {
+    const r = this.retention;
+    if (!r || !this.db.open) return;
+    let deleted = 0;
+    try {
+      deleted = this.writer.bounded(() =>
+        this.db
+          .transaction(() => {
+            let n = 0;
+            if (r.maxAgeDays !== undefined) {
+              const cutoff = new Date(Date.now() - r.maxAgeDays * 86_400_000).toISOString();
+              n += this.db
+                .prepare('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ? ORDER BY at, id LIMIT ?)')
+                .run(cutoff, AUTO_PRUNE_BATCH).changes;
+            }
+            if (r.maxEvents !== undefined && n < AUTO_PRUNE_BATCH) {
+              const { total } = this.db.prepare('SELECT count(*) AS total FROM audit_events').get() as { total: number };
+              const excess = Math.min(total - r.maxEvents, AUTO_PRUNE_BATCH - n);
+              if (excess > 0) {
+                n += this.db
+                  .prepare('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events ORDER BY at, id LIMIT ?)')
+                  .run(excess).changes;
+              }
+            }
+            return n;
+          })
+          .immediate(),
+      );
+    } catch (e) {
+      this.log({ kind: 'audit_prune_failed', error: (e as Error)?.message }, 'automatic audit retention deferred', false);
+      this.schedulePrune(1000);
+      return;
+    }
+    this.sincePrune = 0;
+    if (deleted >= AUTO_PRUNE_BATCH) this.schedulePrune(10);
+  }
+
+  private schedulePrune(ms: number): void {
+    if (this.pruneTimer || !this.retention) return;
+    this.pruneTimer = setTimeout(() => {
+      this.pruneTimer = undefined;
+      this.pruneStep();
+    }, ms);
+    this.pruneTimer.unref();
+  }
+}
+
+function validRetention(r: AuditRetention): AuditRetention {
+  if (r.maxAgeDays !== undefined && !(r.maxAgeDays > 0)) throw new RangeError(`audit retention maxAgeDays must be > 0, got ${r.maxAgeDays}`);
+  if (r.maxEvents !== undefined && (!Number.isInteger(r.maxEvents) || r.maxEvents < 1)) {
+    throw new RangeError(`audit retention maxEvents must be a positive integer, got ${r.maxEvents}`);
+  }
+  return { maxAgeDays: r.maxAgeDays, maxEvents: r.maxEvents };
 }

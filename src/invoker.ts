@@ -33,6 +33,7 @@ import { DEFAULT_HOST_POLICY, type HostPolicy } from './policy.js';
 import type { SkillRegistry } from './registry.js';
 import { createHostCallHandler, type InvocationRecord, type SkillCapabilities } from './sandbox/host-calls.js';
 import { WorkerPool, type PoolOptions } from './sandbox/pool.js';
+import { channelBounds, type ChannelBounds } from './sandbox/channel.js';
 import type { DoneMsg, LogLine } from './sandbox/protocol.js';
 import type { AuditEventInput, AuditLogger, Phase } from './types.js';
 
@@ -55,6 +56,20 @@ export interface InvokerLimits {
   maxFileBytes: number;
   /** Redirects the host follows for one fetch. */
   maxRedirects: number;
+  /** Entries one list-dir returns; a directory with more is a `dir_entries` limit (read no further). */
+  maxDirEntries: number;
+  /**
+   * One message between the host and a skill's worker thread, either direction, bytes: a
+   * host-call reply (list-dir entries, a file, a response), a call's data, the final result.
+   * Its JSON part is also held under 8 MiB, whatever this says. Default: 32 MiB, or room for
+   * `maxFileBytes` / `maxResponseBytes` + 1 MiB when those are raised; at most 256 MiB.
+   */
+  maxMessageBytes: number;
+  /**
+   * Denials audited in full per invocation; the rest are counted into one `denials_suppressed`
+   * row written when the invocation ends (the invocation still fails on the first denial).
+   */
+  maxAuditedDenials: number;
 }
 
 export const DEFAULT_INVOKER_LIMITS: InvokerLimits = {
@@ -67,6 +82,9 @@ export const DEFAULT_INVOKER_LIMITS: InvokerLimits = {
   maxArgsBytes: 1024 * 1024,
   maxFileBytes: 16 * 1024 * 1024,
   maxRedirects: 5,
+  maxDirEntries: 10_000,
+  maxMessageBytes: 32 * 1024 * 1024,
+  maxAuditedDenials: 10,
 };
 
 export interface SkillInvokerOptions {
@@ -118,6 +136,8 @@ export class SkillInvoker {
   private _phase: Phase;
   private readonly registry: SkillRegistry;
   private readonly limits: InvokerLimits;
+  /** Byte bounds of every message to and from a worker (the limits, clamped to the channel's ceilings). */
+  private readonly bounds: ChannelBounds;
   private readonly hostPolicy: HostPolicy;
   private readonly pool: WorkerPool;
   private readonly maxQueue: number;
@@ -136,6 +156,12 @@ export class SkillInvoker {
     this._phase = opts.phase ?? 'planning';
     this.registry = loader.registry;
     this.limits = { ...DEFAULT_INVOKER_LIMITS, ...opts.limits };
+    if (opts.limits?.maxMessageBytes === undefined) {
+      // A raised file or response limit must still fit in one message.
+      const room = Math.max(this.limits.maxFileBytes, this.limits.maxResponseBytes) + 1024 * 1024;
+      this.limits.maxMessageBytes = Math.max(this.limits.maxMessageBytes, room);
+    }
+    this.bounds = channelBounds({ maxMessageBytes: this.limits.maxMessageBytes });
     this.hostPolicy = opts.hostPolicy ?? this.registry.hostPolicy ?? DEFAULT_HOST_POLICY;
     this.maxQueue = opts.pool?.maxQueue ?? 1000;
     this.pool = new WorkerPool({
@@ -247,10 +273,13 @@ export class SkillInvoker {
         { read: perms.fs?.read ?? false, write: perms.fs?.write ?? false, roots: perms.fs?.paths ?? [] },
         {
           maxFileBytes: this.limits.maxFileBytes,
+          maxDirEntries: this.limits.maxDirEntries,
           // Checked against the realpath'd roots when the capability is made: a root that is a
           // symlink into a denied area passes the install-time string check but not this one.
           allowedRoots: this.hostPolicy.allowedRoots,
           deniedPaths: this.hostPolicy.deniedPaths,
+          // The host's own home, store, cache and package: never reachable, whatever the roots.
+          protectedPaths: this.loader.registry.protectedPaths.map((p) => p.path),
         },
       );
       caps = { net, fs };
@@ -295,6 +324,7 @@ export class SkillInvoker {
               maxLogLines: this.limits.maxLogLines,
               maxLogBytes: this.limits.maxLogBytes,
               maxResultBytes: this.limits.maxResultBytes,
+              bounds: this.bounds,
             },
           },
           controller.signal,
@@ -311,7 +341,12 @@ export class SkillInvoker {
         if (controller.signal.aborted) throw this.closed ? new InvokerClosedError(ctx) : new InvocationAbortedError(ctx);
         handler = createHostCallHandler(
           this.capabilities(skill),
-          { maxHostCalls: this.limits.maxHostCalls, maxIoBytes: this.limits.maxIoBytes },
+          {
+            maxHostCalls: this.limits.maxHostCalls,
+            maxIoBytes: this.limits.maxIoBytes,
+            maxAuditedDenials: this.limits.maxAuditedDenials,
+            bounds: this.bounds,
+          },
           record,
           controller.signal,
           (e) => this.audit(e),
@@ -334,6 +369,11 @@ export class SkillInvoker {
         // A host-side failure mid-call: the guest is blocked waiting for a reply that will not
         // come, so that worker is ended.
         this.pool.discard(worker);
+        if (e instanceof ResourceLimitError && !(e.skillId ?? e.command)) {
+          // The channel refused a message over its bounds (e.g. the invocation itself).
+          this.auditLimit(invocationId, skillId, command, e.limit, e.max, e.message);
+          throw new ResourceLimitError(e.limit, e.max, e.message, ctx);
+        }
         throw e;
       }
       if (outcome.kind === 'terminated') {
@@ -358,7 +398,27 @@ export class SkillInvoker {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onCallerAbort);
       this.inflight.delete(controller);
+      this.auditSuppressedDenials(record);
     }
+  }
+
+  /** The one summary row for the denials of `record` past `maxAuditedDenials`. */
+  private auditSuppressedDenials(record: InvocationRecord): void {
+    const byCapability = record.suppressedDenials;
+    if (!byCapability) return;
+    // Later denials (a host call still settling after the end) are not summarised twice.
+    record.suppressedDenials = undefined;
+    const suppressed = Object.values(byCapability).reduce((a, b) => a + b, 0);
+    const caps = Object.keys(byCapability);
+    this.audit({
+      type: 'denials_suppressed',
+      invocationId: record.invocationId,
+      skillId: record.skillId,
+      command: record.command,
+      capability: caps.length === 1 ? (caps[0] as 'net' | 'fs') : null,
+      reason: `${suppressed} more denials suppressed after the first ${this.limits.maxAuditedDenials} of this invocation`,
+      meta: { suppressed, audited: this.limits.maxAuditedDenials, total: record.denials, byCapability },
+    });
   }
 
   /** Turns the worker's report into the result or the right typed error. */

@@ -15,8 +15,9 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { AUDIT_SCHEMA_SQL, AuditTrail } from './audit.js';
+import { AUDIT_SCHEMA_SQL, AuditTrail, DEFAULT_AUDIT_RETENTION, type AuditRetention } from './audit.js';
 import { ALLOWED_IMPORT_PREFIX, assertSkillImports, componentImports, ForbiddenImportsError } from './build/inspect-component.js';
+import { assertComponentModules } from './build/component-modules.js';
 import {
   IntegrityError,
   ManifestError,
@@ -26,8 +27,11 @@ import {
   SkillNotEnabledError,
 } from './errors.js';
 import { isSha256Hex, registryDbPath, resolveHome } from './home.js';
-import { diffPermissions, loadManifest } from './manifest.js';
-import { checkManifestAgainstPolicy, DEFAULT_HOST_POLICY, type HostPolicy } from './policy.js';
+import { DEFAULT_MAX_MANIFEST_BYTES, diffPermissions, loadManifest } from './manifest.js';
+import { checkManifestAgainstPolicy, DEFAULT_HOST_POLICY, HostPolicyError, effectiveLimits, type HostPolicy } from './policy.js';
+import { StoreWriter } from './store-writer.js';
+import { readRegularFileSync, UnsafeFileError } from './safe-read.js';
+import { checkRootsAgainstProtected, hostProtectedPaths, protectedOverlaps, type ProtectedPath } from './protected-paths.js';
 import type { AuditEvent, AuditEventInput, AuditLogger, AuditQuery, SkillManifest } from './types.js';
 
 export interface InstalledSkill {
@@ -48,6 +52,12 @@ export interface InstalledSkill {
   sourceDir: string;
   installedAt: string;
   updatedAt: string;
+  /**
+   * Set when the stored manifest cannot be used (over the size cap, from an older version):
+   * `manifest` is then a stand-in without commands or permissions, and the skill cannot be
+   * enabled or loaded until it is reinstalled.
+   */
+  manifestError?: string | undefined;
 }
 
 export interface InstallResult extends InstalledSkill {
@@ -66,6 +76,12 @@ export interface SkillRegistryOptions {
   logger?: AuditLogger | undefined;
   /** The operator's policy every install and enable is checked against. Default `DEFAULT_HOST_POLICY`. */
   hostPolicy?: HostPolicy | undefined;
+  /**
+   * Automatic audit retention, per setting: this option, else the host policy's
+   * `auditMaxAgeDays` / `auditMaxEvents`, else DEFAULT_AUDIT_RETENTION (90 days, 100 000
+   * events). Applied in bounded steps at open and as rows are written. `false`: keep everything.
+   */
+  auditRetention?: AuditRetention | false | undefined;
 }
 
 export interface UsageFigures {
@@ -79,6 +95,9 @@ export interface UsageFigures {
   maxMs: number;
   lastAt: string | null;
 }
+
+/** Largest component install reads unless the host policy says otherwise (`maxComponentBytes`). */
+export const DEFAULT_MAX_COMPONENT_BYTES = 64 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Schema migrations. Append only: each runs once, in its own transaction, and bumps user_version.
@@ -124,6 +143,22 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `);
   },
+  (db) => {
+    // manifest_rev: a random token renewed by every write of a row's manifest, so that every
+    // process can keep its parsed manifests and know, without reading the text, when one changed.
+    // transpile_cache: the sha256 and size of every file the loader wrote to <store>/cache/<hash>,
+    // recorded here because a skill allowed to write the cache folder must not be able to vouch
+    // for what it planted there.
+    db.exec(`
+      ALTER TABLE skills ADD COLUMN manifest_rev TEXT NOT NULL DEFAULT '';
+      UPDATE skills SET manifest_rev = lower(hex(randomblob(16)));
+      CREATE TABLE IF NOT EXISTS transpile_cache (
+        component_hash TEXT PRIMARY KEY,
+        files          TEXT NOT NULL,
+        created_at     TEXT NOT NULL
+      );
+    `);
+  },
 ];
 
 /** Bring `db` to the latest schema. Safe to call from several processes at once. */
@@ -150,12 +185,15 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
 
 // ---------------------------------------------------------------------------------------------
 
+/** A skills row without its manifest text (read only when the parsed copy is stale). */
 interface SkillRow {
   id: string;
   name: string;
   version: string;
   description: string;
-  manifest: string;
+  manifest_rev: string;
+  /** Size of the stored manifest JSON in bytes (octet_length: the text itself is not read). */
+  manifest_bytes: number;
   enabled: number;
   component_hash: string;
   component_size: number;
@@ -163,6 +201,31 @@ interface SkillRow {
   source_dir: string;
   installed_at: string;
   updated_at: string;
+}
+
+const ROW_COLUMNS =
+  'id, name, version, description, manifest_rev, octet_length(manifest) AS manifest_bytes, enabled, component_hash, component_size, imports, source_dir, installed_at, updated_at';
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/**
+ * The host policy may not point `allowedRoots` at the host's own directories: an entry equal to
+ * or inside one could only ever grant protected paths. (An entry that contains one, such as
+ * `/home`, is fine: every root is still checked against the protected directories.)
+ */
+function assertPolicyClearOfProtected(policy: HostPolicy, protectedPaths: readonly ProtectedPath[]): void {
+  const issues: { path: string; message: string }[] = [];
+  (policy.allowedRoots ?? []).forEach((root, i) => {
+    const inside = protectedOverlaps(root, protectedPaths).filter((m) => !m.startsWith('contains '));
+    if (inside.length > 0) issues.push({ path: `allowedRoots[${i}]`, message: `${JSON.stringify(root)} ${inside.join('; it also ')}; no skill may reach the host's own files` });
+  });
+  if (issues.length > 0) throw new HostPolicyError('(host policy)', issues);
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -253,10 +316,19 @@ export class SkillRegistry {
   readonly componentsDir: string;
   readonly audit: AuditTrail;
   readonly hostPolicy: HostPolicy;
+  /**
+   * Directories no skill root may overlap and the fs guard never lets a skill into: this store's
+   * home, store and cache, and the host package (canonical).
+   */
+  readonly protectedPaths: readonly ProtectedPath[];
   private readonly db: Database.Database;
   private readonly storeDir: string;
   private readonly logger: AuditLogger | undefined;
   private readonly stmts: ReturnType<SkillRegistry['prepareStatements']>;
+  /** Parsed manifests by skill id, valid while the row's manifest_rev is unchanged. */
+  private readonly parsed = new Map<string, { rev: string; manifest: SkillManifest; imports: string[]; manifestError?: string }>();
+  /** Audit rows and usage figures: queued, written with a short busy bound, retried off the hot path. */
+  private readonly writer: StoreWriter;
   private closed = false;
 
   constructor(opts: string | SkillRegistryOptions = {}) {
@@ -275,6 +347,8 @@ export class SkillRegistry {
 
     mkdirSync(this.componentsDir, { recursive: true });
     mkdirSync(path.join(this.storeDir, 'cache'), { recursive: true });
+    this.protectedPaths = hostProtectedPaths({ home: this.home, store: this.storeDir, cache: this.cacheDir, components: this.componentsDir });
+    assertPolicyClearOfProtected(this.hostPolicy, this.protectedPaths);
     removeStaleTempFiles(this.componentsDir);
     this.db = new Database(this.path, { timeout: 5000 });
     try {
@@ -286,7 +360,21 @@ export class SkillRegistry {
       this.db.pragma('foreign_keys = ON');
       migrate(this.db);
       this.stmts = this.prepareStatements();
-      this.audit = new AuditTrail(this.db, { logger: o.logger, ensureSchema: false });
+      // The connection keeps the 5 s busy timeout for operator actions (install, enable, ...: they
+      // return the new state, so they wait for another process's lock); what is written while
+      // skills run goes through the writer, whose attempts wait at most a few ms.
+      this.writer = new StoreWriter(this.db, {
+        onError: (err, pending) => this.logFailure('store write deferred (store busy); kept in memory, retried', err, { pending }),
+      });
+      const policy = this.hostPolicy;
+      const retention =
+        o.auditRetention === false
+          ? false
+          : {
+              maxAgeDays: o.auditRetention?.maxAgeDays ?? policy.auditMaxAgeDays ?? DEFAULT_AUDIT_RETENTION.maxAgeDays,
+              maxEvents: o.auditRetention?.maxEvents ?? policy.auditMaxEvents ?? DEFAULT_AUDIT_RETENTION.maxEvents,
+            };
+      this.audit = new AuditTrail(this.db, { logger: o.logger, ensureSchema: false, writer: this.writer, retention });
     } catch (e) {
       this.db.close();
       throw e;
@@ -296,15 +384,16 @@ export class SkillRegistry {
   private prepareStatements() {
     const db = this.db;
     return {
-      get: db.prepare('SELECT * FROM skills WHERE id = ?'),
+      get: db.prepare(`SELECT ${ROW_COLUMNS} FROM skills WHERE id = ?`),
+      manifestText: db.prepare('SELECT manifest, manifest_rev FROM skills WHERE id = ?'),
       state: db.prepare('SELECT enabled, component_hash FROM skills WHERE id = ?'),
-      list: db.prepare('SELECT * FROM skills ORDER BY id'),
+      list: db.prepare(`SELECT ${ROW_COLUMNS} FROM skills ORDER BY id`),
       upsert: db.prepare(`
-        INSERT INTO skills (id, name, version, description, manifest, enabled, component_hash, component_size, imports, source_dir, installed_at, updated_at)
-        VALUES (@id, @name, @version, @description, @manifest, @enabled, @component_hash, @component_size, @imports, @source_dir, @installed_at, @updated_at)
+        INSERT INTO skills (id, name, version, description, manifest, manifest_rev, enabled, component_hash, component_size, imports, source_dir, installed_at, updated_at)
+        VALUES (@id, @name, @version, @description, @manifest, lower(hex(randomblob(16))), @enabled, @component_hash, @component_size, @imports, @source_dir, @installed_at, @updated_at)
         ON CONFLICT (id) DO UPDATE SET
           name = excluded.name, version = excluded.version, description = excluded.description,
-          manifest = excluded.manifest, enabled = excluded.enabled, component_hash = excluded.component_hash,
+          manifest = excluded.manifest, manifest_rev = excluded.manifest_rev, enabled = excluded.enabled, component_hash = excluded.component_hash,
           component_size = excluded.component_size, imports = excluded.imports, source_dir = excluded.source_dir,
           updated_at = excluded.updated_at`),
       setEnabled: db.prepare('UPDATE skills SET enabled = ?, updated_at = ? WHERE id = ?'),
@@ -352,22 +441,38 @@ export class SkillRegistry {
    *
    * @throws ManifestError (manifest missing/invalid, component path escaping through a symlink),
    *   SkillModuleNotFoundError (component not built), IntegrityError (not a component, or it
-   *   imports anything outside `agentos:skill`), PolicyViolationError (asks more than the host allows).
+   *   imports anything outside `agentos:skill`, or a core module that cannot be read),
+   *   PolicyViolationError (asks more than the host allows), ResourceLimitError (its core modules
+   *   declare more memory, table entries, globals, ... than the limits allow).
    */
   async install(dir: string): Promise<InstallResult> {
     this.assertOpen();
     const sourceDir = path.resolve(dir);
     let manifest: SkillManifest | undefined;
     try {
-      const loaded = await loadManifest(sourceDir);
+      const loaded = await loadManifest(sourceDir, { maxBytes: this.hostPolicy.maxManifestBytes });
       manifest = loaded.manifest;
       const skillId = manifest.id;
       const componentFile = path.resolve(sourceDir, manifest.component);
       const bytes = await this.readComponent(sourceDir, componentFile, loaded.file, skillId);
       const imports = await this.checkImports(bytes, componentFile, skillId);
 
+      const overlaps = checkRootsAgainstProtected(manifest.requires?.permissions?.fs?.paths ?? [], this.protectedPaths, () => '');
+      if (overlaps.length > 0) {
+        const roots = manifest.requires?.permissions?.fs?.paths ?? [];
+        throw new ManifestError(
+          loaded.file,
+          roots.flatMap((root, i) => {
+            const m = checkRootsAgainstProtected([root], this.protectedPaths, () => '')[0];
+            return m ? [{ path: `requires.permissions.fs.paths[${i}]`, message: m.trim() }] : [];
+          }),
+          { skillId },
+        );
+      }
       const violations = checkManifestAgainstPolicy(manifest, this.hostPolicy);
       if (violations.length > 0) throw new PolicyViolationError(violations, { skillId });
+      // Every size its core modules declare, against the memory cap it will run under.
+      assertComponentModules(bytes, effectiveLimits(manifest, this.hostPolicy).memoryMb, componentFile, skillId);
 
       return this.store(manifest, bytes, imports, sourceDir);
     } catch (e) {
@@ -377,30 +482,26 @@ export class SkillRegistry {
   }
 
   private async readComponent(sourceDir: string, file: string, manifestFile: string, skillId: string): Promise<Uint8Array> {
-    let bytes: Uint8Array;
+    // Only a regular file inside the folder, size-capped, checked on the opened descriptor: a
+    // symlink to /dev/zero or a FIFO must not make install allocate gigabytes or block forever.
+    const maxBytes = this.hostPolicy.maxComponentBytes ?? DEFAULT_MAX_COMPONENT_BYTES;
     try {
-      bytes = await readFile(file);
+      return readRegularFileSync(file, { within: sourceDir, maxBytes });
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') {
+      if (!(e instanceof UnsafeFileError)) throw e;
+      if (e.reason === 'missing') {
         throw new SkillModuleNotFoundError(
           file,
           `component of '${skillId}' not found at ${file}; build it first: npm run build-skill -- ${sourceDir}`,
           { skillId, cause: e },
         );
       }
-      if (code === 'EISDIR') {
+      if (e.reason === 'directory') {
         throw new SkillModuleNotFoundError(file, `component of '${skillId}' at ${file} is a directory, not a .wasm file`, { skillId, cause: e });
       }
-      throw e;
+      const why = e.reason === 'outside' ? e.message.replace(`${file} `, '').replace(/, outside /, ', outside the skill folder ') : e.message.replace(`${file} `, '');
+      throw new ManifestError(manifestFile, [{ path: 'component', message: why }], { skillId, cause: e });
     }
-    // The manifest cannot say `..`, but a symlink inside the folder could still point outside it.
-    const [realDir, realFile] = await Promise.all([realpath(sourceDir), realpath(file)]);
-    const rel = path.relative(realDir, realFile);
-    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
-      throw new ManifestError(manifestFile, [{ path: 'component', message: `resolves to ${realFile}, outside the skill folder ${realDir}` }], { skillId });
-    }
-    return bytes;
   }
 
   private async checkImports(bytes: Uint8Array, file: string, skillId: string): Promise<string[]> {
@@ -515,7 +616,15 @@ export class SkillRegistry {
   enable(id: string): InstalledSkill {
     this.assertOpen();
     const skill = this.mustGet(id);
-    const violations = checkManifestAgainstPolicy(skill.manifest, this.hostPolicy);
+    if (skill.manifestError !== undefined) {
+      throw new ManifestError(`(stored manifest of '${id}')`, [{ path: '', message: skill.manifestError }], { skillId: id });
+    }
+    // Roots re-checked against the host's own directories now (canonical again: a root may have
+    // become a symlink into the home since install).
+    const violations = [
+      ...checkRootsAgainstProtected(skill.manifest.requires?.permissions?.fs?.paths ?? [], this.protectedPaths),
+      ...checkManifestAgainstPolicy(skill.manifest, this.hostPolicy),
+    ];
     if (violations.length > 0) {
       this.logFailure('enable refused by host policy', new PolicyViolationError(violations, { skillId: id }), { skillId: id });
       throw new PolicyViolationError(violations, { skillId: id });
@@ -592,21 +701,62 @@ export class SkillRegistry {
   }
 
   private toSkill(r: SkillRow): InstalledSkill {
+    const { manifest, imports, manifestError } = this.parsedRow(r);
     return {
       id: r.id,
       name: r.name,
       version: r.version,
       description: r.description,
-      manifest: JSON.parse(r.manifest) as SkillManifest,
+      manifest,
       enabled: r.enabled === 1,
       componentHash: r.component_hash,
       componentPath: this.componentPath(r.component_hash),
       componentSize: r.component_size,
-      imports: JSON.parse(r.imports) as string[],
+      imports,
       sourceDir: r.source_dir,
       installedAt: r.installed_at,
       updatedAt: r.updated_at,
+      ...(manifestError !== undefined ? { manifestError } : {}),
     };
+  }
+
+  /**
+   * The row's manifest and imports, parsed once per revision (list() runs every second in the
+   * MCP server). The parsed objects are shared between calls, hence frozen. A stored manifest over
+   * the cap (written by an older version) is never read: a stand-in that grants nothing is
+   * returned with `manifestError`, and enable/load refuse the skill.
+   */
+  private parsedRow(r: SkillRow): { manifest: SkillManifest; imports: string[]; manifestError?: string } {
+    const hit = this.parsed.get(r.id);
+    if (hit && r.manifest_rev !== '' && hit.rev === r.manifest_rev) return hit;
+    const cap = 2 * Math.max(this.hostPolicy.maxManifestBytes ?? 0, DEFAULT_MAX_MANIFEST_BYTES);
+    let entry: { rev: string; manifest: SkillManifest; imports: string[]; manifestError?: string };
+    if (r.manifest_bytes > cap) {
+      entry = {
+        rev: r.manifest_rev,
+        manifest: deepFreeze({
+          id: r.id,
+          name: r.name,
+          version: r.version,
+          description: r.description,
+          component: '',
+          commands: {},
+          requires: { permissions: {}, limits: {} },
+        }),
+        imports: [],
+        manifestError: `the stored manifest of '${r.id}' is ${r.manifest_bytes} bytes, over the ${cap} byte limit; reinstall the skill`,
+      };
+    } else {
+      const t = this.stmts.manifestText.get(r.id) as { manifest: string; manifest_rev: string } | undefined;
+      const text = t?.manifest ?? '{}';
+      entry = {
+        rev: t?.manifest_rev ?? r.manifest_rev,
+        manifest: deepFreeze(JSON.parse(text) as SkillManifest),
+        imports: deepFreeze(JSON.parse(r.imports) as string[]),
+      };
+    }
+    this.parsed.set(r.id, entry);
+    return entry;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -628,18 +778,24 @@ export class SkillRegistry {
     this.recordUsageBatch([{ skillId, ...u }]);
   }
 
-  /** Count many invocations in one transaction (the invoker batches them off its hot path). */
+  /**
+   * Count many invocations in one transaction (the invoker batches them off its hot path).
+   * Queued like audit rows: written now if the store takes it within a few ms, else retried.
+   */
   recordUsageBatch(batch: readonly { skillId: string; ok: boolean; code?: string | undefined; ms: number }[]): void {
     this.assertOpen();
     if (batch.length === 0) return;
     const at = new Date().toISOString();
-    this.db.transaction(() => {
-      for (const u of batch) {
-        const ms = Number.isFinite(u.ms) && u.ms > 0 ? u.ms : 0;
-        this.stmts.usageUpsert.run({ skillId: u.skillId, failed: u.ok ? 0 : 1, ms, at });
-        if (!u.ok) this.stmts.usageCodeUpsert.run(u.skillId, u.code ?? 'UNKNOWN');
-      }
-    })();
+    const rows = batch.map((u) => ({ ...u }));
+    this.writer.enqueue({
+      run: () => {
+        for (const u of rows) {
+          const ms = Number.isFinite(u.ms) && u.ms > 0 ? u.ms : 0;
+          this.stmts.usageUpsert.run({ skillId: u.skillId, failed: u.ok ? 0 : 1, ms, at });
+          if (!u.ok) this.stmts.usageCodeUpsert.run(u.skillId, u.code ?? 'UNKNOWN');
+        }
+      },
+    });
   }
 
   /** Usage figures of one skill (zeros if never invoked), or of every skill invoked so far. */
@@ -647,6 +803,7 @@ export class SkillRegistry {
   usage(): UsageFigures[];
   usage(skillId?: string): UsageFigures | UsageFigures[] {
     this.assertOpen();
+    this.writer.tryFlush();
     type UsageRow = { skill_id: string; invocations: number; failures: number; total_ms: number; max_ms: number; last_at: string | null };
     const figures = (r: UsageRow): UsageFigures => {
       const codes = this.stmts.usageCodes.all(r.skill_id) as { code: string; count: number }[];
@@ -675,11 +832,9 @@ export class SkillRegistry {
 
   close(): void {
     if (this.closed) return;
-    try {
-      this.audit.flush();
-    } catch {
-      /* nothing more can be done; the logger already has them */
-    }
+    // Last attempt with the longer bound; what still fails is lost (the logger already has the audit events).
+    const lost = this.audit.close();
+    if (lost > 0) this.logFailure('store writes lost at close: the store stayed locked', new Error(`${lost} writes unwritten`), { lost });
     this.closed = true;
     this.db.close();
   }

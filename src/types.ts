@@ -61,7 +61,11 @@ export type AuditEventType =
   | 'disabled'
   | 'uninstalled'
   | 'invalid_arguments'
-  | 'command_not_found';
+  | 'command_not_found'
+  /** One per invocation: the denials past the invoker's `maxAuditedDenials`, counted (meta.suppressed). */
+  | 'denials_suppressed'
+  /** Store writes dropped from the full in-memory queue while the store refused writes (meta.dropped). */
+  | 'audit_dropped';
 
 export interface AuditEvent {
   /** ISO-8601 time. */

@@ -294,7 +294,11 @@ describe('AuditTrail', () => {
     expect(calls.some((c) => c.obj['kind'] === 'audit_write_failed')).toBe(true);
     expect(calls.some((c) => c.obj['kind'] === 'audit' && c.obj['skillId'] === 'locked')).toBe(true);
     db.exec('COMMIT');
+    // While a retry is scheduled, new events are only queued (no busy wait per event)...
     trail.record({ type: 'installed', skillId: 'after' });
+    expect(trail.pendingCount).toBe(2);
+    // ...and written by the retry, or by flush().
+    trail.flush();
     expect(trail.pendingCount).toBe(0);
     trailWithLog.flush();
     expect(trail.query({ skillId: 'locked' })).toHaveLength(2);

@@ -10,6 +10,7 @@ import type { LimitKind } from '../errors.js';
 import type { AuditEventInput } from '../types.js';
 import type { HostCallHandler } from './skill-worker.js';
 import type { CallMsg, ReplyMsg } from './protocol.js';
+import { channelBounds, measure, overMessage, type ChannelBounds } from './channel.js';
 
 export interface SkillCapabilities {
   fs: FsCapability;
@@ -19,6 +20,10 @@ export interface SkillCapabilities {
 export interface CallCaps {
   maxHostCalls: number;
   maxIoBytes: number;
+  /** Byte bounds of one reply (the worker's channel has the same); default: the channel's ceilings. */
+  bounds?: ChannelBounds | undefined;
+  /** Denials audited one row each; the rest are counted for one `denials_suppressed` row. Default 10. */
+  maxAuditedDenials?: number | undefined;
 }
 
 /** What happened during one invocation that outlives the guest's view of it. */
@@ -30,6 +35,10 @@ export interface InvocationRecord {
   ioBytes: number;
   denial?: Denial | undefined;
   limit?: { limit: LimitKind; max: number; message: string } | undefined;
+  /** Denials so far, audited or not. */
+  denials?: number | undefined;
+  /** Denials past the audited ones, per capability (the invoker writes them as one summary row). */
+  suppressedDenials?: Record<string, number> | undefined;
 }
 
 export function createHostCallHandler(
@@ -70,17 +79,25 @@ export function createHostCallHandler(
     // Only a 'denied' is a denial; a malformed request ('invalid') is the guest's own mistake.
     if (r.denial && r.error.tag === 'denied') {
       if (!record.denial) record.denial = r.denial;
-      audit({
-        type: 'permission_denied',
-        invocationId: record.invocationId,
-        skillId: record.skillId,
-        command: record.command,
-        capability: r.denial.capability,
-        target: r.denial.target,
-        operation: r.denial.operation,
-        reason: r.denial.reason,
-        meta: { rule: r.denial.rule },
-      });
+      record.denials = (record.denials ?? 0) + 1;
+      // A guest looping on a denied call must not write a row per call: the first few in full,
+      // the rest counted for one summary row at the end of the invocation.
+      if (record.denials > (limits.maxAuditedDenials ?? 10)) {
+        const s = (record.suppressedDenials ??= {});
+        s[r.denial.capability] = (s[r.denial.capability] ?? 0) + 1;
+      } else {
+        audit({
+          type: 'permission_denied',
+          invocationId: record.invocationId,
+          skillId: record.skillId,
+          command: record.command,
+          capability: r.denial.capability,
+          target: r.denial.target,
+          operation: r.denial.operation,
+          reason: r.denial.reason,
+          meta: { rule: r.denial.rule },
+        });
+      }
     }
     if (r.limit) limitHit(r.limit, target, operation);
     return fail(r.error);
@@ -94,12 +111,28 @@ export function createHostCallHandler(
     return { tag: 'limit', val: message };
   };
 
+  const bounds = limits.bounds ?? channelBounds();
+  /** A reply too big for the channel becomes `limit` (and fails the invocation), never a crash. */
+  const bounded = (out: { reply: ReplyMsg; payload?: Uint8Array | undefined }, fn: string, target: string, operation: string) => {
+    const m = measure(out.reply as unknown as Record<string, unknown>, out.payload, bounds);
+    if (!m.over) return { ...out, json: m.json };
+    const message = overMessage(`the reply to ${fn}`, m.over);
+    limitHit({ limit: 'message_size', max: m.over.max, message }, target, operation);
+    return fail({ tag: 'limit', val: message });
+  };
+
   const serve = async (call: CallMsg, payload: Uint8Array | undefined) => {
     const target = call.path ?? call.req?.url ?? '';
     const operation = call.fn.slice(call.fn.indexOf('.') + 1);
     if (++record.hostCalls > limits.maxHostCalls) {
       const message = `more than ${limits.maxHostCalls} host calls in one invocation`;
       limitHit({ limit: 'host_calls', max: limits.maxHostCalls, message }, target, operation);
+      return fail({ tag: 'limit', val: message });
+    }
+    if (call.oversize) {
+      // The worker did not send it: too big for the channel (its size is all that came).
+      const message = overMessage(`${call.fn} call`, call.oversize);
+      limitHit({ limit: 'message_size', max: call.oversize.max, message }, target, operation);
       return fail({ tag: 'limit', val: message });
     }
     const path = call.path ?? '';
@@ -145,7 +178,8 @@ export function createHostCallHandler(
   // rather than a host crash or a guest blocked forever.
   return async (call, payload) => {
     try {
-      return await serve(call, payload);
+      const target = call.path ?? call.req?.url ?? '';
+      return bounded(await serve(call, payload), call.fn, target, call.fn.slice(call.fn.indexOf('.') + 1));
     } catch {
       // No detail for the guest: a host exception's text may name host paths or addresses.
       return fail({ tag: 'failed', val: `internal host error in ${call.fn}` });
