@@ -143,7 +143,13 @@ export type LimitKind =
   | 'host_calls'
   | 'io_bytes'
   | 'response_size'
-  | 'args_size';
+  | 'args_size'
+  /** One list-dir found more entries than `maxDirEntries` (it stops reading there). */
+  | 'dir_entries'
+  /** One message between the host and a skill's worker (a host-call reply, a call's data) over its byte bound. */
+  | 'message_size'
+  /** A core module declares more than the host allows (tables, globals, functions, ...). */
+  | 'module_shape';
 
 export class ResourceLimitError extends SkillError {
   readonly limit: LimitKind;

@@ -3,28 +3,35 @@
  *
  * For each skill: the stored component must exist (SkillModuleNotFoundError) and hash to what
  * the registry recorded (IntegrityError, audited). It is then transpiled once (cached on disk
- * under the store's cache dir, keyed by the component hash, with the cache's own file hashes
- * checked on every load) and its core modules compiled once per process (kept in memory, with
- * the skill's memory cap written into them).
+ * under the store's cache dir, keyed by the component hash) and its core modules compiled once
+ * per process (kept in memory, with the skill's memory cap written into them).
+ *
+ * Nothing in the cache folder is trusted: the sha256 and size of every file written there are
+ * recorded in the registry's database, each file is read once (regular files only, size-capped)
+ * and checked against that record, and only the checked bytes are used: the worker imports the
+ * JS glue from a data: URL of them, never from the file. A mismatch is audited
+ * (`integrity_failure`) and the cache is rebuilt from the verified component.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { transpileComponent } from './build/transpile.js';
 import {
   IntegrityError,
+  ResourceLimitError,
   SkillError,
   SkillModuleNotFoundError,
   SkillNotEnabledError,
 } from './errors.js';
 import { DEFAULT_HOST_POLICY, effectiveLimits, type HostPolicy } from './policy.js';
 import type { InstalledSkill, SkillRegistry } from './registry.js';
-import { capModuleMemory } from './sandbox/memory-limit.js';
+import { assertComponentModules } from './build/component-modules.js';
+import { checkAndCapModules, MalformedModuleError, moduleLimitError, moduleLimits } from './sandbox/module-limits.js';
 import type { PreparedModules } from './sandbox/skill-worker.js';
 import { ensureWasmFeatures } from './sandbox/wasm-features.js';
 import type { SkillManifest } from './types.js';
+import { readRegularFileSync, UnsafeFileError } from './safe-read.js';
 
 export interface LoadedSkill {
   id: string;
@@ -45,7 +52,6 @@ export interface SkillLoaderOptions {
   hostPolicy?: HostPolicy | undefined;
 }
 
-const CACHE_INDEX = 'index.json';
 const JS_FILE = 'skill.js';
 
 /** Compiled modules per (component hash, memory cap), shared by every loader in the process. */
@@ -145,29 +151,64 @@ export class SkillLoader {
       );
     }
     const limits = effectiveLimits(installed.manifest, this.hostPolicy);
-    const dir = await this.transpiled(hash, bytes, id);
+    let transpiled: VerifiedTranspile;
     const memoryBytes = limits.memoryMb * 1024 * 1024;
-    const modules = await compileModules(dir, hash, memoryBytes, id);
+    let modules: Record<string, WebAssembly.Module>;
+    try {
+      // Checked again here, not only at install: the host policy may have lowered memory_mb since.
+      assertComponentModules(bytes, limits.memoryMb, componentPath, id);
+      transpiled = await this.transpiled(hash, bytes, id);
+      modules = await compileModules(transpiled.wasm, hash, memoryBytes, limits.memoryMb, id);
+    } catch (e) {
+      // A limit (the component is the one installed, it asks too much) or a module the parser
+      // refuses (damaged or hostile); either way nothing was compiled or instantiated.
+      if (e instanceof ResourceLimitError) {
+        this.registry.recordAudit({
+          type: 'limit_exceeded',
+          skillId: id,
+          target: componentPath,
+          operation: e.limit,
+          reason: e.message,
+          meta: { limit: e.limit, max: e.max },
+        });
+      } else if (e instanceof IntegrityError && e.cause instanceof MalformedModuleError) {
+        this.registry.recordAudit({ type: 'integrity_failure', skillId: id, target: componentPath, reason: e.message });
+      }
+      throw e;
+    }
     return {
       id,
       version: installed.version,
       manifest: installed.manifest,
       hash,
       limits,
-      prepared: { jsUrl: pathToFileURL(join(dir, JS_FILE)).href, modules, memoryBytes },
+      prepared: { jsUrl: transpiled.jsUrl, modules, memoryBytes },
       loadedAt: new Date().toISOString(),
       prepareMs: performance.now() - t0,
     };
   }
 
-  /** The transpiled files for a component hash, from the disk cache or made now. */
-  private async transpiled(hash: string, bytes: Uint8Array, id: string): Promise<string> {
+  /**
+   * The transpiled files for a component hash: from the disk cache if every file there is
+   * exactly what the registry recorded when it was written, else made now from the verified
+   * component (and the cache rewritten). What is returned is the bytes that were verified (or
+   * made), in memory: nothing is read from the cache folder again after the check.
+   */
+  private async transpiled(hash: string, bytes: Uint8Array, id: string): Promise<VerifiedTranspile> {
     const root = this.registry.cacheDir;
     const dir = join(root, hash);
-    if (existsSync(join(dir, CACHE_INDEX))) {
-      if (await cacheIntact(dir)) return dir;
-      // A damaged cache is only a cache: rebuild it from the verified component.
-      await rm(dir, { recursive: true, force: true });
+    const record = this.registry.transpileCacheRecord(hash);
+    if (record) {
+      const got = readRecordedFiles(dir, record);
+      if (got.ok) return verifiedTranspile(got.files);
+      if (got.tampered) {
+        this.registry.recordAudit({
+          type: 'integrity_failure',
+          skillId: id,
+          target: dir,
+          reason: `transpile cache does not match what was recorded when it was written (${got.why}); rebuilt from the verified component`,
+        });
+      }
     }
     let out: Awaited<ReturnType<typeof transpileComponent>>;
     try {
@@ -178,44 +219,109 @@ export class SkillLoader {
         cause: e,
       });
     }
-    const tmp = join(root, `.tmp-${hash}-${randomUUID()}`);
-    await mkdir(tmp, { recursive: true });
-    const index: Record<string, string> = {};
+    const files: Record<string, Uint8Array> = {};
     for (const [name, data] of Object.entries(out.files)) {
-      if (!(name === JS_FILE || name.endsWith('.wasm'))) continue; // .d.ts and friends are not needed
-      await writeFile(join(tmp, name), data);
-      index[name] = sha256(data);
+      if (name === JS_FILE || (name.endsWith('.wasm') && SAFE_NAME.test(name))) files[name] = data; // .d.ts and friends are not needed
     }
-    await writeFile(join(tmp, CACHE_INDEX), JSON.stringify(index));
+    await this.writeCache(root, dir, hash, files);
+    return verifiedTranspile(files);
+  }
+
+  /** Replace `<cacheDir>/<hash>` with `files` and record their hashes; a failure only costs a rebuild later. */
+  private async writeCache(root: string, dir: string, hash: string, files: Record<string, Uint8Array>): Promise<void> {
+    const tmp = join(root, `.tmp-${hash}-${randomUUID()}`);
     try {
-      await rename(tmp, dir);
+      await mkdir(tmp, { recursive: true });
+      const recorded: Record<string, { sha256: string; size: number }> = {};
+      for (const [name, data] of Object.entries(files)) {
+        await writeFile(join(tmp, name), data, { flag: 'wx' });
+        recorded[name] = { sha256: sha256(data), size: data.length };
+      }
+      // Whatever was there (a stale or planted copy, a symlink) goes; rm does not follow links.
+      await rm(dir, { recursive: true, force: true });
+      try {
+        await rename(tmp, dir);
+      } catch {
+        // Another process put its copy there meanwhile; the record below may then not match it,
+        // which only means one more rebuild.
+        await rm(tmp, { recursive: true, force: true });
+      }
+      this.registry.recordTranspileCache(hash, recorded);
     } catch {
-      // Another process won the race; its copy is as good as ours.
-      await rm(tmp, { recursive: true, force: true });
+      // A full disk or a busy store: this load goes on from memory, the next one rebuilds.
+      await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     }
-    return dir;
   }
 }
 
-async function cacheIntact(dir: string): Promise<boolean> {
-  try {
-    const index = JSON.parse(await readFile(join(dir, CACHE_INDEX), 'utf8')) as Record<string, string>;
-    const names = Object.keys(index);
-    if (!names.includes(JS_FILE)) return false;
-    for (const name of names) {
-      if (name.includes('/') || name.includes('..')) return false;
-      if (sha256(await readFile(join(dir, name))) !== index[name]) return false;
-    }
-    return true;
-  } catch {
-    return false;
-  }
+/** Verified transpiler output: the instantiation module as a data: URL, the core modules' bytes. */
+interface VerifiedTranspile {
+  jsUrl: string;
+  wasm: { name: string; bytes: Uint8Array }[];
 }
 
+/**
+ * The worker imports the glue from a data: URL of the verified bytes, not from the cache file:
+ * a file could be swapped between the check and the import, a URL holding the text cannot.
+ * jco's `--instantiation sync` output is one self-contained ES module (no imports of its own; the
+ * core modules are handed over compiled), so it needs no base URL to resolve anything against.
+ */
+function verifiedTranspile(files: Record<string, Uint8Array>): VerifiedTranspile {
+  const js = files[JS_FILE]!;
+  return {
+    jsUrl: `data:text/javascript;base64,${Buffer.from(js.buffer, js.byteOffset, js.byteLength).toString('base64')}`,
+    wasm: Object.entries(files)
+      .filter(([n]) => n.endsWith('.wasm'))
+      .map(([name, bytes]) => ({ name, bytes })),
+  };
+}
+
+/** A file name the loader itself writes (no separators, no dot-dot). */
+const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+
+type RecordedRead =
+  | { ok: true; files: Record<string, Uint8Array> }
+  | { ok: false; tampered: boolean; why: string };
+
+/**
+ * Read exactly the recorded files of a cache folder, each a regular file inside it (no links
+ * out, no FIFOs or devices: see safe-read.ts), of the recorded size and sha256. A folder that is
+ * simply gone is a cold cache; anything else that does not match is tampering (or damage).
+ */
+function readRecordedFiles(dir: string, record: Record<string, { sha256: string; size: number }>): RecordedRead {
+  const names = Object.keys(record);
+  if (!names.includes(JS_FILE) || !names.every((n) => SAFE_NAME.test(n) && n !== '..')) {
+    return { ok: false, tampered: false, why: 'the record is unusable' };
+  }
+  const files: Record<string, Uint8Array> = {};
+  for (const name of names) {
+    const want = record[name]!;
+    let data: Uint8Array;
+    try {
+      data = readRegularFileSync(join(dir, name), { within: dir, maxBytes: want.size });
+    } catch (e) {
+      const reason = e instanceof UnsafeFileError ? e.reason : 'unreadable';
+      if (reason === 'missing' && !existsSync(dir)) return { ok: false, tampered: false, why: 'not cached' };
+      return { ok: false, tampered: true, why: `${name}: ${reason.replace('_', ' ')}` };
+    }
+    if (data.length !== want.size || sha256(data) !== want.sha256) {
+      return { ok: false, tampered: true, why: `${name}: content differs` };
+    }
+    files[name] = data;
+  }
+  return { ok: true, files };
+}
+
+/**
+ * Compiles the transpiled core modules (jco adds a couple of its own to the component's), after
+ * checking every size they declare against the limits and writing maxima into their memories
+ * and tables: nothing that exceeds a bound is ever compiled.
+ */
 function compileModules(
-  dir: string,
+  files: readonly { name: string; bytes: Uint8Array }[],
   hash: string,
   memoryBytes: number,
+  memoryMb: number,
   id: string,
 ): Promise<Record<string, WebAssembly.Module>> {
   const key = `${hash}:${memoryBytes}`;
@@ -223,19 +329,25 @@ function compileModules(
   if (!p) {
     p = (async () => {
       ensureWasmFeatures();
-      const names = (await readdir(dir)).filter((n) => n.endsWith('.wasm'));
-      const entries = await Promise.all(
-        names.map(async (n) => {
-          const bytes = capModuleMemory(await readFile(join(dir, n)), memoryBytes);
-          return [n, await WebAssembly.compile(bytes)] as const;
-        }),
-      );
+      let checked: ReturnType<typeof checkAndCapModules>;
+      try {
+        checked = checkAndCapModules(files, moduleLimits(memoryBytes));
+      } catch (e) {
+        if (!(e instanceof MalformedModuleError)) throw e;
+        throw new IntegrityError('well-formed core modules', 'malformed', `transpiled '${id}' has a core module the host cannot read: ${e.message}`, {
+          skillId: id,
+          cause: e,
+        });
+      }
+      if (checked.violations.length > 0) throw moduleLimitError(checked.violations, memoryMb, { skillId: id });
+      const entries = await Promise.all(checked.modules.map(async (m) => [m.name, await WebAssembly.compile(m.bytes)] as const));
       return Object.fromEntries(entries);
     })();
     p.catch(() => compiled.delete(key));
     compiled.set(key, p);
   }
   return p.catch((e: unknown) => {
+    if (e instanceof SkillError) throw e;
     throw new SkillError('EXECUTION_ERROR', `could not compile '${id}': ${(e as Error).message}`, {
       skillId: id,
       cause: e,

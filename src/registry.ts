@@ -399,6 +399,11 @@ export class SkillRegistry {
       setEnabled: db.prepare('UPDATE skills SET enabled = ?, updated_at = ? WHERE id = ?'),
       delete: db.prepare('DELETE FROM skills WHERE id = ?'),
       hashRefs: db.prepare('SELECT count(*) AS n FROM skills WHERE component_hash = ?'),
+      cacheGet: db.prepare('SELECT files FROM transpile_cache WHERE component_hash = ?'),
+      cachePut: db.prepare(`
+        INSERT INTO transpile_cache (component_hash, files, created_at) VALUES (?, ?, ?)
+        ON CONFLICT (component_hash) DO UPDATE SET files = excluded.files, created_at = excluded.created_at`),
+      cacheDelete: db.prepare('DELETE FROM transpile_cache WHERE component_hash = ?'),
       usageUpsert: db.prepare(`
         INSERT INTO skill_usage (skill_id, invocations, failures, total_ms, max_ms, last_at)
         VALUES (@skillId, 1, @failed, @ms, @ms, @at)
@@ -419,6 +424,29 @@ export class SkillRegistry {
   /** `<store>/cache`: where the loader keeps prepared components. */
   get cacheDir(): string {
     return path.join(this.storeDir, 'cache');
+  }
+
+  /**
+   * What the loader wrote to `<cacheDir>/<componentHash>`: file name -> sha256 and size. Kept in
+   * the database, not next to the files, so that whoever can write the cache folder cannot
+   * vouch for what they put there.
+   */
+  transpileCacheRecord(componentHash: string): Record<string, { sha256: string; size: number }> | undefined {
+    this.assertOpen();
+    const row = this.stmts.cacheGet.get(componentHash) as { files: string } | undefined;
+    if (!row) return undefined;
+    try {
+      return JSON.parse(row.files) as Record<string, { sha256: string; size: number }>;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Record (or replace) the transpile cache files of a component; `undefined` forgets them. */
+  recordTranspileCache(componentHash: string, files: Record<string, { sha256: string; size: number }> | undefined): void {
+    this.assertOpen();
+    if (files === undefined) this.stmts.cacheDelete.run(componentHash);
+    else this.stmts.cachePut.run(componentHash, JSON.stringify(files), new Date().toISOString());
   }
 
   /** Where the component with this sha256 is stored. */
