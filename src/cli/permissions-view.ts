@@ -4,6 +4,7 @@ import type { HostPolicy } from '../policy.js';
 import type { SkillManifest } from '../types.js';
 import { lib } from './lib.js';
 import type { Output } from './output.js';
+import { visible } from './sanitize.js';
 import { formatPairs } from './table.js';
 
 export interface PermissionReview extends PermissionSummary {
@@ -16,15 +17,18 @@ export function permissionReview(manifest: SkillManifest, policy: HostPolicy | u
   return { ...permissionSummary(manifest), effectiveLimits: effectiveLimits(manifest, policy ?? {}) };
 }
 
-/** Lines such as `network  api.github.com, *.example.com`, indented by two. */
+/**
+ * Lines such as `network  api.github.com, *.example.com`, indented by two. Domains and roots are
+ * the skill's text: shown `visible`, so nothing in them can forge or hide a line of the review.
+ */
 export function permissionLines(review: PermissionReview, out: Output): string[] {
   const c = out.c;
   const pairs: [string, string][] = [];
-  pairs.push(['network', review.domains.length ? review.domains.map((d) => c.yellow(d)).join(', ') : c.dim('none')]);
+  pairs.push(['network', review.domains.length ? review.domains.map((d) => c.yellow(visible(d))).join(', ') : c.dim('none')]);
   if (review.fsRoots.length === 0) pairs.push(['files', c.dim('none')]);
   review.fsRoots.forEach((r, i) => {
     const access = [r.read && 'read', r.write && 'write'].filter(Boolean).join(' + ') || 'no access';
-    pairs.push([i === 0 ? 'files' : '', `${c.yellow(r.path)}  ${r.write ? c.red(access) : access}`]);
+    pairs.push([i === 0 ? 'files' : '', `${c.yellow(visible(r.path))}  ${r.write ? c.red(access) : access}`]);
   });
   const { timeout_ms, memory_mb } = review.limits;
   const eff = review.effectiveLimits;

@@ -1,5 +1,12 @@
-/** Any error -> exit code, `--json` error object, and human lines (message, details, hint). */
+/**
+ * Any error -> exit code, `--json` error object, and human lines (message, details, hint).
+ * Messages carry skill-controlled text (guest errors, manifest values, paths): each human line
+ * is made `visible`, so a newline in such text is shown as `\n` instead of forging a line. Only
+ * messages the host composes as several lines (build errors with code frames, CLI usage errors
+ * with a caret under the --args text, stacks) are split at their newlines first.
+ */
 import {
+  BuildError,
   CommandNotFoundError,
   InvalidArgumentsError,
   ManifestError,
@@ -11,6 +18,7 @@ import {
 import type { HostPolicyError } from '../policy.js';
 import { CliError } from './cli-errors.js';
 import { exitCodeFor } from './exit-codes.js';
+import { visible } from './sanitize.js';
 
 export interface RenderedError {
   exitCode: number;
@@ -19,12 +27,19 @@ export interface RenderedError {
 }
 
 export function renderError(err: unknown, opts: { bin: string; debug: boolean }): RenderedError {
-  const stack = (e: unknown) => (opts.debug && e instanceof Error && e.stack ? ['', e.stack] : []);
-  const causeStack = (e: Error) => (opts.debug && e.cause instanceof Error && e.cause.stack ? ['', 'caused by:', e.cause.stack] : []);
+  const r = renderRaw(err, opts);
+  return { ...r, human: r.human.map(visible) };
+}
+
+const lines = (text: string) => text.split('\n');
+
+function renderRaw(err: unknown, opts: { bin: string; debug: boolean }): RenderedError {
+  const stack = (e: unknown) => (opts.debug && e instanceof Error && e.stack ? ['', ...lines(e.stack)] : []);
+  const causeStack = (e: Error) => (opts.debug && e.cause instanceof Error && e.cause.stack ? ['', 'caused by:', ...lines(e.cause.stack)] : []);
 
   if (err instanceof CliError) {
     const json = err.toJSON();
-    return { exitCode: exitCodeFor(err.code), json, human: [err.message, ...(err.hint ? [err.hint] : []), ...stack(err)] };
+    return { exitCode: exitCodeFor(err.code), json, human: [...lines(err.message), ...(err.hint ? lines(err.hint) : []), ...stack(err)] };
   }
   if (err instanceof SkillError) {
     return { exitCode: exitCodeFor(err.code), json: err.toJSON(), human: [...skillErrorLines(err, opts.bin), ...causeStack(err), ...stack(err)] };
@@ -44,7 +59,7 @@ export function renderError(err: unknown, opts: { bin: string; debug: boolean })
   return {
     exitCode: exitCodeFor('INTERNAL'),
     json: { name: err instanceof Error ? err.name : 'Error', code: 'INTERNAL', message },
-    human: [`internal error: ${message}`, ...(opts.debug ? stack(err) : ['(set AGENTOS_DEBUG=1 to see the stack)'])],
+    human: [...lines(`internal error: ${message}`), ...(opts.debug ? stack(err) : ['(set AGENTOS_DEBUG=1 to see the stack)'])],
   };
 }
 
@@ -78,5 +93,5 @@ function skillErrorLines(err: SkillError, bin: string): string[] {
   if (err instanceof PermissionDeniedError) {
     return [err.message, `The skill's permissions: ${bin} info ${err.skillId}`];
   }
-  return err.message.split('\n');
+  return err instanceof BuildError ? lines(err.message) : [err.message];
 }

@@ -10,6 +10,7 @@ import { lib } from '../lib.js';
 import { formatTime, truncate } from '../format.js';
 import { intOption, numberOption, parseSince } from '../parse.js';
 import { MAX_AGE_ENV, MAX_EVENTS_ENV, resolveRetention } from '../retention.js';
+import { jsonForTerminal, visible } from '../sanitize.js';
 import { formatTable } from '../table.js';
 
 /** Event types known to this version (others may appear; they are shown as stored). */
@@ -55,7 +56,7 @@ export function register(program: Command, ctx: CliContext): void {
       const registry = ctx.openRegistry(cmd);
       const q: AuditQuery = { skillId: opts.skill, type: opts.type, since: opts.since, limit: opts.limit };
       if (opts.export === 'jsonl') {
-        const n = registry.audit.exportJsonLines(q, (line) => ctx.io.stdout.write(`${line}\n`));
+        const n = registry.audit.exportJsonLines(q, (line) => ctx.io.stdout.write(`${jsonForTerminal(line)}\n`));
         out.note(out.e.dim(`${n} event${n === 1 ? '' : 's'} exported`));
         return;
       }
@@ -66,12 +67,13 @@ export function register(program: Command, ctx: CliContext): void {
           out.line('No audit events match.');
           return;
         }
+        // Targets, reasons, commands come from skills: every cell is shown `visible` (see sanitize.ts).
         const rows = events.map((e) => [
-          c.dim(formatTime(e.at)),
-          lib().SECURITY_EVENT_TYPES.has(e.type) ? c.red(e.type) : e.type === 'execution_error' ? c.yellow(e.type) : c.green(e.type),
-          e.skillId ?? '-',
-          e.command ?? '-',
-          truncate(eventDetail(e), 100),
+          c.dim(visible(formatTime(e.at))),
+          (lib().SECURITY_EVENT_TYPES.has(e.type) ? c.red : e.type === 'execution_error' ? c.yellow : c.green)(visible(e.type)),
+          visible(e.skillId ?? '-'),
+          visible(e.command ?? '-'),
+          truncate(visible(eventDetail(e)), 100),
         ]);
         out.line(formatTable(['TIME', 'TYPE', 'SKILL', 'COMMAND', 'DETAIL'], rows, { header: c.dim }));
         const limit = opts.limit ?? 100;

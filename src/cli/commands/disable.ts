@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { SkillNotEnabledError } from '../../errors.js';
 import type { CliContext } from '../context.js';
+import { visible } from '../sanitize.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -16,7 +17,8 @@ export function register(program: Command, ctx: CliContext): void {
       const changed = before.enabled;
       const skill = changed ? registry.disable(id) : before;
       out.result({ id, version: skill.version, enabled: false, changed }, () => {
-        out.line(changed ? `${out.c.yellow('Disabled')} ${out.c.bold(id)} ${skill.version}` : `${out.c.bold(id)} ${skill.version} is already disabled.`);
+        const shown = `${out.c.bold(visible(id))} ${visible(skill.version)}`;
+        out.line(changed ? `${out.c.yellow('Disabled')} ${shown}` : `${shown} is already disabled.`);
       });
     });
 }

@@ -10,6 +10,7 @@ import { confirm } from '../confirm.js';
 import type { CliContext } from '../context.js';
 import { lib } from '../lib.js';
 import { permissionLines, permissionReview } from '../permissions-view.js';
+import { visible } from '../sanitize.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -24,9 +25,12 @@ export function register(program: Command, ctx: CliContext): void {
       if (!skill) throw new SkillNotEnabledError('not_installed', { skillId: id });
       const review = permissionReview(skill.manifest, registry.hostPolicy);
 
+      // Shown `visible` (see sanitize.ts): the id and version are the manifest's text.
+      const shownId = visible(id);
+      const shownVersion = visible(skill.version);
       if (skill.enabled) {
         out.result({ id, version: skill.version, enabled: true, changed: false, permissions: review }, () => {
-          out.line(`${out.c.bold(id)} ${skill.version} is already enabled.`);
+          out.line(`${out.c.bold(shownId)} ${shownVersion} is already enabled.`);
         });
         return;
       }
@@ -37,7 +41,7 @@ export function register(program: Command, ctx: CliContext): void {
       // The review goes where the person deciding reads it: stdout, or stderr under --json.
       const show = (l: string) => (out.json ? out.note(l) : out.line(l));
       if (!opts.yes || !out.json) {
-        show(`${out.json ? out.e.bold(id) : out.c.bold(id)} ${skill.version} will be allowed to:`);
+        show(`${out.json ? out.e.bold(shownId) : out.c.bold(shownId)} ${shownVersion} will be allowed to:`);
         for (const l of permissionLines(review, out)) show(l);
       }
       if (!opts.yes) {
@@ -46,12 +50,12 @@ export function register(program: Command, ctx: CliContext): void {
             hint: `Run: ${ctx.bin(cmd)} enable ${id} --yes`,
           });
         }
-        const yes = await confirm(`Enable ${id}?`, ctx.io.stdin, ctx.io.stderr as unknown as Writable);
+        const yes = await confirm(`Enable ${shownId}?`, ctx.io.stdin, ctx.io.stderr as unknown as Writable);
         if (!yes) throw new CliError('CANCELLED', `'${id}' was not enabled`, { details: { skillId: id } });
       }
       const enabled = registry.enable(id);
       out.result({ id, version: enabled.version, enabled: true, changed: true, permissions: review }, () => {
-        out.line(`${out.c.green('Enabled')} ${out.c.bold(id)} ${enabled.version}`);
+        out.line(`${out.c.green('Enabled')} ${out.c.bold(shownId)} ${visible(enabled.version)}`);
       });
     });
 }

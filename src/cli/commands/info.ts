@@ -5,6 +5,7 @@ import type { JsonSchema } from '../../types.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatMs, formatTime } from '../format.js';
 import { permissionLines, permissionReview } from '../permissions-view.js';
+import { visible } from '../sanitize.js';
 import { formatPairs } from '../table.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -43,13 +44,14 @@ export function register(program: Command, ctx: CliContext): void {
           out.line();
           out.line(c.bold(t));
         };
-        out.line(`${c.bold(skill.id)} ${skill.version}  ${skill.enabled ? c.green('enabled') : c.yellow('disabled')}`);
+        // Every manifest value is the skill's text: shown `visible` (see sanitize.ts).
+        out.line(`${c.bold(visible(skill.id))} ${visible(skill.version)}  ${skill.enabled ? c.green('enabled') : c.yellow('disabled')}`);
         out.line(
           formatPairs(
             [
-              ['name', skill.name],
-              ['description', skill.description || c.dim('(none)')],
-              ['source', skill.sourceDir],
+              ['name', visible(skill.name)],
+              ['description', skill.description ? visible(skill.description) : c.dim('(none)')],
+              ['source', visible(skill.sourceDir)],
               ['installed', formatTime(skill.installedAt)],
               ['updated', formatTime(skill.updatedAt)],
             ],
@@ -60,8 +62,8 @@ export function register(program: Command, ctx: CliContext): void {
         for (const l of permissionLines(review, out)) out.line(l);
         section('Commands');
         for (const cmdInfo of result.commands) {
-          out.line(`  ${c.cyan(cmdInfo.name)}${cmdInfo.description ? `  ${cmdInfo.description}` : ''}`);
-          out.line(`    ${c.dim('args:')} ${describeArgs(cmdInfo.args)}`);
+          out.line(`  ${c.cyan(visible(cmdInfo.name))}${cmdInfo.description ? `  ${visible(cmdInfo.description)}` : ''}`);
+          out.line(`    ${c.dim('args:')} ${visible(describeArgs(cmdInfo.args))}`);
         }
         section('Component');
         out.line(
@@ -69,8 +71,8 @@ export function register(program: Command, ctx: CliContext): void {
             [
               ['sha256', skill.componentHash],
               ['size', formatBytes(skill.componentSize)],
-              ['path', skill.componentPath],
-              ['imports', skill.imports.join(', ') || c.dim('none')],
+              ['path', visible(skill.componentPath)],
+              ['imports', visible(skill.imports.join(', ')) || c.dim('none')],
             ],
             { indent: 2, key: c.dim },
           ),

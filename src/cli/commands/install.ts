@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatMs } from '../format.js';
 import { permissionLines, permissionReview } from '../permissions-view.js';
+import { visible } from '../sanitize.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -15,7 +16,7 @@ export function register(program: Command, ctx: CliContext): void {
       const e = out.e;
       const registry = ctx.openRegistry(cmd);
       const t0 = performance.now();
-      out.note(e.dim(`installing ${path.resolve(dir)}`));
+      out.note(e.dim(`installing ${visible(path.resolve(dir))}`));
       const skill = await registry.install(dir);
       out.note(`  ${e.cyan('stored'.padEnd(8))} sha256 ${skill.componentHash.slice(0, 12)}, ${formatBytes(skill.componentSize)}${e.dim(` (${formatMs(performance.now() - t0)})`)}`);
 
@@ -37,15 +38,19 @@ export function register(program: Command, ctx: CliContext): void {
       out.result(result, () => {
         const c = out.c;
         const state = skill.enabled ? c.green('enabled') : c.yellow('disabled');
+        // The manifest's text (id, versions, domains, roots) is shown `visible` (see sanitize.ts).
+        const id = visible(skill.id);
+        const version = visible(skill.version);
+        const previous = visible(skill.previousVersion ?? '');
         if (skill.previousVersion === undefined) {
-          out.line(`${c.green('Installed')} ${c.bold(skill.id)} ${skill.version} (${state})`);
+          out.line(`${c.green('Installed')} ${c.bold(id)} ${version} (${state})`);
         } else {
-          out.line(`${c.green('Re-installed')} ${c.bold(skill.id)} ${skill.previousVersion} -> ${skill.version} (${state})`);
+          out.line(`${c.green('Re-installed')} ${c.bold(id)} ${previous} -> ${version} (${state})`);
         }
         if (skill.addedPermissions.length > 0) {
           out.line();
-          out.line(c.yellow(c.bold(`This version asks for more than ${skill.previousVersion} did:`)));
-          for (const a of skill.addedPermissions) out.line(`  ${c.yellow('+')} ${a}`);
+          out.line(c.yellow(c.bold(`This version asks for more than ${previous} did:`)));
+          for (const a of skill.addedPermissions) out.line(`  ${c.yellow('+')} ${visible(a)}`);
           out.line(c.yellow('It was disabled so that you can review it.'));
         }
         out.line();
@@ -53,9 +58,9 @@ export function register(program: Command, ctx: CliContext): void {
         for (const l of permissionLines(review, out)) out.line(l);
         out.line();
         if (skill.enabled) {
-          out.line(`It asks for nothing new, so it stays enabled. Disable it with: ${bin} disable ${skill.id}`);
+          out.line(`It asks for nothing new, so it stays enabled. Disable it with: ${visible(bin)} disable ${id}`);
         } else {
-          out.line(`It stays disabled until you enable it: ${c.bold(`${bin} enable ${skill.id}`)}`);
+          out.line(`It stays disabled until you enable it: ${c.bold(`${visible(bin)} enable ${id}`)}`);
         }
       });
     });

@@ -8,6 +8,7 @@ import type { LogLine } from '../../sandbox/protocol.js';
 import type { Phase } from '../../types.js';
 import type { CliContext } from '../context.js';
 import { intOption, parseArgsJson } from '../parse.js';
+import { visible } from '../sanitize.js';
 
 interface InvokeOpts {
   args?: string;
@@ -54,8 +55,9 @@ export function register(program: Command, ctx: CliContext): void {
     });
 }
 
+/** One log call of the skill = one line, prefixed: a newline in it is shown as `\n`, not a forged line. */
 function writeLog(ctx: CliContext, id: string, line: LogLine): void {
   const e = ctx.out.e;
   const paint = { debug: e.dim, info: e.cyan, warn: e.yellow, error: e.red }[line.level] ?? ((s: string) => s);
-  ctx.out.note(`${e.dim(`[${id}]`)} ${paint(line.level.padEnd(5))} ${line.message}`);
+  ctx.out.note(`${e.dim(`[${visible(id)}]`)} ${paint(visible(line.level).padEnd(5))} ${visible(line.message)}`);
 }

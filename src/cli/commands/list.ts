@@ -4,6 +4,7 @@ import type { PermissionSummary } from '../../manifest.js';
 import type { CliContext } from '../context.js';
 import { lib } from '../lib.js';
 import { truncate } from '../format.js';
+import { visible } from '../sanitize.js';
 import { formatTable } from '../table.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -29,16 +30,16 @@ export function register(program: Command, ctx: CliContext): void {
       out.result(skills, () => {
         const c = out.c;
         if (skills.length === 0) {
-          out.line(`No skills installed in ${registry.home}.`);
+          out.line(`No skills installed in ${visible(registry.home)}.`);
           out.line(`Install one with: ${ctx.bin(cmd)} install <dir>`);
           return;
         }
         const rows = skills.map((s) => [
-          c.bold(s.id),
-          s.version,
+          c.bold(visible(s.id)),
+          visible(s.version),
           s.enabled ? c.green('enabled') : c.yellow('disabled'),
-          truncate(s.commands.join(', '), 30),
-          shortPermissions(s.permissions),
+          truncate(visible(s.commands.join(', ')), 30),
+          visible(shortPermissions(s.permissions)),
         ]);
         out.line(formatTable(['ID', 'VERSION', 'STATUS', 'COMMANDS', 'PERMISSIONS'], rows, { header: c.dim }));
       });

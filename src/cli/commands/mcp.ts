@@ -13,6 +13,7 @@ import type { McpLog } from '../../mcp/server.js';
 import type { AuditLogger, Phase } from '../../types.js';
 import type { CliContext } from '../context.js';
 import { packageInfo } from '../package-info.js';
+import { jsonForTerminal, visibleLines } from '../sanitize.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -26,8 +27,10 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (opts: { phase: Phase }, cmd: Command) => {
       const stderr = ctx.io.stderr;
       // Nothing but protocol on stdout: whatever a library would print there goes to stderr.
+      // stderr is often a terminal, and messages may quote skill text (error messages, ids):
+      // control characters are shown escaped (see ../sanitize.ts); the protocol stays exact.
       const toStderr = (...args: unknown[]) => {
-        stderr.write(`${args.map((a) => (typeof a === 'string' ? a : safeJson(a))).join(' ')}\n`);
+        stderr.write(`${visibleLines(args.map((a) => (typeof a === 'string' ? a : safeJson(a))).join(' '))}\n`);
       };
       console.log = toStderr;
       console.info = toStderr;
@@ -36,7 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
       const log: McpLog = (level, message, fields) => {
         if (ctx.io.env['AGENTOS_LOG_LEVEL']?.trim().toLowerCase() === 'silent') return;
         const extra = fields && Object.keys(fields).length > 0 ? ` ${safeJson(fields)}` : '';
-        stderr.write(`agentos-skills mcp: ${level === 'info' ? '' : `${level}: `}${message}${extra}\n`);
+        stderr.write(`agentos-skills mcp: ${level === 'info' ? '' : `${level}: `}${visibleLines(message)}${extra}\n`);
       };
 
       const registry = ctx.openRegistry(cmd);
@@ -116,7 +119,8 @@ export function register(program: Command, ctx: CliContext): void {
 
 function safeJson(v: unknown): string {
   try {
-    return JSON.stringify(v) ?? String(v);
+    const json = JSON.stringify(v);
+    return json === undefined ? String(v) : jsonForTerminal(json);
   } catch {
     return String(v);
   }

@@ -1,6 +1,7 @@
 /** `uninstall <id>`: remove the skill, its usage figures and (if unshared) its component. */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { visible } from '../sanitize.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -13,7 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
       const registry = ctx.openRegistry(cmd);
       const removed = registry.uninstall(id);
       out.result({ id, version: removed.version, componentHash: removed.componentHash }, () => {
-        out.line(`${out.c.green('Uninstalled')} ${out.c.bold(id)} ${removed.version}`);
+        out.line(`${out.c.green('Uninstalled')} ${out.c.bold(visible(id))} ${visible(removed.version)}`);
       });
     });
 }
