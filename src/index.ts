@@ -11,7 +11,9 @@ export type { LoadedSkill, SkillLoaderOptions } from './loader.js';
 export { SkillInvoker, DEFAULT_INVOKER_LIMITS } from './invoker.js';
 export type { InvokeOptions, InvokerLimits, SkillInvokerOptions, SkillUsage } from './invoker.js';
 export { parseManifest, loadManifest, permissionSummary, diffPermissions } from './manifest.js';
-export { AuditTrail, redactSecrets, createDefaultLogger } from './audit.js';
+export { AuditTrail, redactSecrets, createDefaultLogger, DEFAULT_AUDIT_RETENTION } from './audit.js';
+export type { AuditRetention } from './audit.js';
+export { StoreWriter } from './store-writer.js';
 export {
   DEFAULT_HOST_POLICY,
   HostPolicyError,

@@ -64,7 +64,10 @@ export class CliContext {
     const hostPolicy = this.hostPolicy(cmd);
     const retention = resolveRetention(this.io.env, hostPolicy);
     const logger = this.io.env['AGENTOS_LOG_LEVEL'] ? createDefaultLogger(this.io.env) : undefined;
-    const registry = new SkillRegistry({ home: this.home(cmd), hostPolicy, logger });
+    // The library prunes in bounded steps as rows are written (its defaults fill in what is unset);
+    // a configured retention is also applied in full here, once per command.
+    const auditRetention = { maxAgeDays: retention.maxAgeDays, maxEvents: retention.maxEvents };
+    const registry = new SkillRegistry({ home: this.home(cmd), hostPolicy, logger, auditRetention });
     this.onClose(() => registry.close());
     if (opts.retention !== false) applyRetention(registry, retention);
     return registry;

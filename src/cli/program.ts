@@ -51,9 +51,9 @@ const ENV_HELP = `
 Environment:
   AGENTOS_HOME                 agentos home (default ~/.agentos); --home wins
   ${POLICY_ENV}               host policy file (JSON or YAML); --policy wins
-  ${MAX_AGE_ENV}   automatic audit retention: delete events older than N days
-  ${MAX_EVENTS_ENV}     automatic audit retention: keep the newest N events
-                               (applied whenever a command opens the store; unset = keep all)
+  ${MAX_AGE_ENV}   automatic audit retention: delete events older than N days (default 90)
+  ${MAX_EVENTS_ENV}     automatic audit retention: keep the newest N events (default 100000)
+                               (applied whenever a command opens the store and as events are written)
   AGENTOS_LOG_LEVEL            also log audit events as JSON lines to stderr (info, warn, ...)
   NO_COLOR / FORCE_COLOR       colour control (colour only on a terminal by default)
   AGENTOS_DEBUG=1              print stacks of internal errors

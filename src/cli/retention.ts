@@ -4,7 +4,9 @@
  * Settings, first found wins per setting:
  *   1. `$AGENTOS_AUDIT_MAX_AGE_DAYS` / `$AGENTOS_AUDIT_MAX_EVENTS`
  *   2. the host policy's `auditMaxAgeDays` / `auditMaxEvents` (when the policy schema has them)
- *   3. none: the audit trail is kept in full until `agentos-skills audit prune` is run.
+ *   3. the library's default (DEFAULT_AUDIT_RETENTION: 90 days, 100 000 events), which the
+ *      registry applies in bounded steps at open and as rows are written.
+ * A configured setting is also applied in full when the CLI opens the store (applyRetention).
  * Zero is refused here (it would silently wipe the trail on every run); `audit prune` accepts it.
  */
 import type { HostPolicy } from '../policy.js';

@@ -4,13 +4,11 @@
  * `denials_suppressed` row with the count; the invocation still rejects with the first denial.
  * Real component (test/fixtures/denials, QuickJS), real worker threads, real SQLite file.
  */
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PermissionDeniedError, SkillTimeoutError } from '../../src/errors.js';
 import type { AuditEvent } from '../../src/types.js';
-import { copySkill, host, removeTempDirs, ROOT } from '../helpers.js';
-
-export const DENIALS = join(ROOT, 'test/fixtures/denials');
+import { copySkill, host, removeTempDirs } from '../helpers.js';
+import { DENIALS } from './support.js';
 
 afterAll(removeTempDirs);
 
