@@ -14,11 +14,12 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { transpileComponent } from './build/transpile.js';
 import {
   IntegrityError,
+  ManifestError,
   ResourceLimitError,
   SkillError,
   SkillModuleNotFoundError,
@@ -118,11 +119,20 @@ export class SkillLoader {
   private async prepare(installed: InstalledSkill): Promise<LoadedSkill> {
     const t0 = performance.now();
     const { id, componentHash: hash, componentPath } = installed;
+    if (installed.manifestError !== undefined) {
+      throw new ManifestError(`(stored manifest of '${id}')`, [{ path: '', message: installed.manifestError }], { skillId: id });
+    }
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(componentPath);
+      // A regular file in the components folder of the registered size at most (a FIFO or a
+      // device planted there must not block or flood the host); its hash is checked below.
+      bytes = readRegularFileSync(componentPath, { within: dirname(componentPath), maxBytes: installed.componentSize });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if (!(e instanceof UnsafeFileError)) throw e;
+      if (e.reason !== 'missing') {
+        this.registry.recordAudit({ type: 'integrity_failure', skillId: id, target: componentPath, reason: `stored component: ${e.message}` });
+        throw new IntegrityError(hash, e.reason, `stored component of '${id}' cannot be used (${e.message}); reinstall the skill`, { skillId: id, cause: e });
+      }
       this.registry.recordAudit({
         type: 'integrity_failure',
         skillId: id,

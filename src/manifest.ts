@@ -7,7 +7,7 @@
  * silently drops a permission rule.
  */
 
-import { readFile } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import type { YAMLError } from 'yaml';
 import type { z } from 'zod';
@@ -16,11 +16,15 @@ import type { JsonSchema, SkillManifest } from './types.js';
 import { parseAllowEntry } from './guards/net-guard.js';
 import { schemaProblems } from './args.js';
 import { lazy, lazyRequire } from './lazy.js';
+import { readRegularFileSync, UnsafeFileError } from './safe-read.js';
 
 // zod and yaml are loaded on the first parseManifest, not when this module is imported: a
 // process that only invokes installed skills never needs them (see lazy.ts).
 const zod = lazyRequire<typeof import('zod')>('zod');
 const yaml = lazyRequire<typeof import('yaml')>('yaml');
+
+/** Largest skill.yaml `loadManifest` reads unless told otherwise (host policy `maxManifestBytes`). */
+export const DEFAULT_MAX_MANIFEST_BYTES = 1024 * 1024;
 
 /** File names `loadManifest` looks for, in order. */
 export const MANIFEST_FILES = ['skill.yaml', 'skill.yml'] as const;
@@ -60,7 +64,7 @@ function buildManifestSchema() {
   const relativePathInside = () =>
     z.string().superRefine((p, ctx) => {
       const problem = relativePathProblem(p);
-      if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, found ${JSON.stringify(p)}` });
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
     });
 
   const absoluteRoot = z.string().superRefine((p, ctx) => {
@@ -69,12 +73,12 @@ function buildManifestSchema() {
     else if (p.includes('\0')) problem = 'must not contain a NUL byte';
     else if (!path.isAbsolute(p)) problem = 'must be an absolute path (a root the skill may touch)';
     else if (p.split(/[\\/]/).includes('..')) problem = "must be a normalized absolute path (no '..' segments)";
-    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, found ${JSON.stringify(p)}` });
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
   const allowEntry = z.string().superRefine((entry, ctx) => {
     const r = parseAllowEntry(entry);
-    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: withoutEntry(r.error, entry) });
   });
 
   const argsSchema = z.custom<JsonSchema>().superRefine((schema, ctx) => {
@@ -141,7 +145,7 @@ function buildManifestSchema() {
             ctx.addIssue({
               code: 'custom',
               path: [name],
-              message: `command name must match ${COMMAND_RE.source}, found ${JSON.stringify(name)}`,
+              message: `command name must match ${COMMAND_RE.source}`,
             });
           }
         }
@@ -213,16 +217,36 @@ class WrittenAs {
   ) {}
 }
 
+/**
+ * What was found, by kind only: an error message never quotes the file's content (a skill.yaml
+ * may be a stand-in for any file; the key path and line:col say where to look).
+ */
 function describe(v: unknown): string {
-  if (v instanceof WrittenAs) return `the number ${v.source} (quote it to make it a string)`;
+  if (v instanceof WrittenAs) return 'a number (quote it to make it a string)';
   if (v === undefined) return 'nothing';
   if (v === null) return 'null (empty value)';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 60 ? v.slice(0, 57) + '...' : v)}`;
-  if (typeof v === 'number') return Number.isInteger(v) ? `the integer ${v}` : `the number ${v}`;
-  if (typeof v === 'boolean') return `the boolean ${v}`;
+  if (typeof v === 'string') return v.length === 0 ? 'an empty string' : `a string (${v.length} characters)`;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return 'a non-finite number';
+    if (!Number.isInteger(v)) return 'a fractional number';
+    return v === 0 ? 'zero' : v < 0 ? 'a negative integer' : 'a positive integer';
+  }
+  if (typeof v === 'boolean') return 'a boolean';
   return typeof v;
+}
+
+/** A net-guard message about `entry`, with the entry itself left out (see `describe`). */
+function withoutEntry(message: string, entry: string): string {
+  const q = JSON.stringify(entry);
+  return message
+    .split(`entry ${q}`)
+    .join('the entry')
+    .split(`entry ${q.slice(0, 40)}..."`)
+    .join('the entry')
+    .split(q)
+    .join('the entry');
 }
 
 const TYPE_WORDS: Record<string, string> = {
@@ -266,9 +290,17 @@ function suggestion(key: string, known: readonly string[] | undefined): string {
 
 /** How a scalar was written in the YAML text, when that differs from its value (`1.0` vs 1). */
 type SourceOf = (p: readonly Key[]) => string | undefined;
+/** ` (line L, column C)` of the node at a key path, or '' when there is none. */
+type PositionOf = (p: readonly Key[]) => string;
 
-function toIssues(error: z.ZodError, data: unknown, sourceOf: SourceOf): ManifestIssue[] {
-  const out: ManifestIssue[] = [];
+function toIssues(error: z.ZodError, data: unknown, sourceOf: SourceOf, positionOf: PositionOf = () => ''): ManifestIssue[] {
+  const raw = toIssuesAt(error, data, sourceOf);
+  return raw.map(({ at, issue }) => ({ path: issue.path, message: `${issue.message}${positionOf(at)}` }));
+}
+
+function toIssuesAt(error: z.ZodError, data: unknown, sourceOf: SourceOf): { at: Key[]; issue: ManifestIssue }[] {
+  const out: { at: Key[]; issue: ManifestIssue }[] = [];
+  const push = (at: Key[], issue: ManifestIssue): void => void out.push({ at, issue });
   for (const issue of error.issues) {
     const p = issue.path.filter((k): k is Key => typeof k === 'string' || typeof k === 'number');
     const value = valueAt(data, p);
@@ -278,28 +310,28 @@ function toIssues(error: z.ZodError, data: unknown, sourceOf: SourceOf): Manifes
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) {
-          out.push({ path: formatPath([...p, key]), message: `unknown key '${key}'${suggestion(key, KNOWN_KEYS[pattern(p)])}` });
+          push([...p, key], { path: formatPath([...p, key]), message: `unknown key '${key}'${suggestion(key, KNOWN_KEYS[pattern(p)])}` });
         }
         continue;
       case 'invalid_type': {
         const expected = expectedHere ?? TYPE_WORDS[issue.expected] ?? issue.expected;
-        out.push({
+        push(p, {
           path: formatPath(p),
           message: found === undefined ? `is required (expected ${expected})` : `expected ${expected}, found ${describe(found)}`,
         });
         continue;
       }
       case 'invalid_value':
-        out.push({
+        push(p, {
           path: formatPath(p),
           message: `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, found ${describe(found)}`,
         });
         continue;
       case 'custom':
-        out.push({ path: formatPath(p), message: issue.message });
+        push(p, { path: formatPath(p), message: issue.message });
         continue;
       default:
-        out.push({
+        push(p, {
           path: formatPath(p),
           message: expectedHere
             ? `expected ${expectedHere}, found ${describe(found)}`
@@ -313,8 +345,67 @@ function toIssues(error: z.ZodError, data: unknown, sourceOf: SourceOf): Manifes
 // ---------------------------------------------------------------------------------------------
 // Parsing and loading
 
+/**
+ * What each YAML error code means, in our words: the parser's own messages may quote the
+ * offending token or line (`Unexpected scalar token in YAML stream: "..."`), which could be a
+ * secret when skill.yaml is a stand-in for another file.
+ */
+const YAML_ERRORS: Record<string, string> = {
+  ALIAS_PROPS: 'an alias cannot have an anchor or tag',
+  BAD_ALIAS: 'an alias refers to an anchor that is not defined before it',
+  BAD_COLLECTION_TYPE: 'a collection has the wrong type for its tag',
+  BAD_DIRECTIVE: 'invalid directive',
+  BAD_DQ_ESCAPE: 'invalid escape sequence in a double-quoted string',
+  BAD_INDENT: 'bad indentation',
+  BAD_PROP_ORDER: 'anchor and tag are in the wrong order',
+  BAD_SCALAR_START: 'a plain value cannot start with this character (quote it)',
+  BLOCK_AS_IMPLICIT_KEY: 'a nested mapping is not allowed here (a value on the same line as its key cannot start a mapping)',
+  BLOCK_IN_FLOW: 'block collections are not allowed inside [ ] or { }',
+  DUPLICATE_KEY: 'a key appears twice in the same mapping',
+  IMPOSSIBLE: 'unparseable input',
+  KEY_OVER_1024_CHARS: 'an implicit key is longer than 1024 characters',
+  MISSING_CHAR: 'a closing quote or bracket is missing',
+  MULTILINE_IMPLICIT_KEY: 'an implicit key cannot span several lines',
+  MULTIPLE_ANCHORS: 'a node has more than one anchor',
+  MULTIPLE_DOCS: 'the file holds more than one YAML document',
+  MULTIPLE_TAGS: 'a node has more than one tag',
+  NON_STRING_KEY: 'a key is not a string',
+  TAB_AS_INDENT: 'tabs are not allowed as indentation',
+  TAG_RESOLVE_FAILED: 'a tag could not be resolved',
+  UNEXPECTED_TOKEN: 'unexpected text',
+};
+
+/** Does `value`, as JSON, take more than `limit` characters? Walks with an early exit. */
+function jsonLargerThan(value: unknown, limit: number): boolean {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    size += 4;
+    if (typeof v === 'string') size += v.length;
+    else if (Array.isArray(v)) stack.push(...v);
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        size += k.length + 4;
+        stack.push(x);
+      }
+    } else size += 24;
+    if (size > limit) return true;
+  }
+  return false;
+}
+
+export interface ParseManifestOptions {
+  /** Largest accepted text in bytes (default DEFAULT_MAX_MANIFEST_BYTES); its parsed form may be twice that. */
+  maxBytes?: number | undefined;
+}
+
 /** Parse and validate the text of a skill.yaml. Throws `ManifestError` naming `file`. */
-export function parseManifest(text: string, file: string): SkillManifest {
+export function parseManifest(text: string, file: string, opts: ParseManifestOptions = {}): SkillManifest {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+  if (text.length > maxBytes && Buffer.byteLength(text) > maxBytes) {
+    throw new ManifestError(file, [{ path: '', message: `the manifest is larger than ${maxBytes} bytes` }]);
+  }
   const { isMap, isScalar, isSeq, LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -323,8 +414,8 @@ export function parseManifest(text: string, file: string): SkillManifest {
       file,
       doc.errors.map((e: YAMLError) => {
         const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-        const firstLine = e.message.split('\n')[0] ?? e.message;
-        return { path: '', message: `YAML syntax error at line ${pos.line}, column ${pos.col}: ${firstLine}` };
+        const what = YAML_ERRORS[e.code] ?? e.code.toLowerCase().replaceAll('_', ' ');
+        return { path: '', message: `YAML syntax error at line ${pos.line}, column ${pos.col}: ${what}` };
       }),
     );
   }
@@ -336,9 +427,16 @@ export function parseManifest(text: string, file: string): SkillManifest {
   try {
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    throw new ManifestError(file, [{ path: '', message: `cannot read YAML: ${(err as Error).message}` }], { cause: err });
+    const why = /alias/i.test((err as Error).message) ? 'too many aliases (at most 100)' : 'the document cannot be resolved';
+    throw new ManifestError(file, [{ path: '', message: `cannot read YAML: ${why}` }], { cause: err });
   }
-  const idGuess = typeof (data as Record<string, unknown>)['id'] === 'string' ? ((data as Record<string, unknown>)['id'] as string) : undefined;
+  // Aliases can expand a small text into a huge value; what is stored and re-read is bounded.
+  if (jsonLargerThan(data, 2 * maxBytes)) {
+    throw new ManifestError(file, [{ path: '', message: `the manifest expands to more than ${2 * maxBytes} characters once aliases are resolved` }]);
+  }
+  // Only an id that is one (not any text a stand-in file has under `id:`) is carried on the error.
+  const rawId = (data as Record<string, unknown>)['id'];
+  const idGuess = typeof rawId === 'string' && rawId.length <= 128 && /^[A-Za-z0-9._-]+$/.test(rawId) ? rawId : undefined;
   const r = getManifestSchema().safeParse(data);
   if (!r.success) {
     const sourceOf: SourceOf = (p) => {
@@ -346,34 +444,51 @@ export function parseManifest(text: string, file: string): SkillManifest {
       if (!isScalar(node) || !node.range) return undefined;
       return text.slice(node.range[0], node.range[1]);
     };
-    throw new ManifestError(file, toIssues(r.error, data, sourceOf), { skillId: idGuess });
+    const positionOf: PositionOf = (p) => {
+      const node = (p.length === 0 ? doc.contents : doc.getIn(p, true)) as { range?: [number, number, number] } | null | undefined;
+      if (!node?.range) return '';
+      const pos = lineCounter.linePos(node.range[0]);
+      return ` (line ${pos.line}, column ${pos.col})`;
+    };
+    throw new ManifestError(file, toIssues(r.error, data, sourceOf, positionOf), { skillId: idGuess });
   }
   return r.data as SkillManifest;
 }
 
 /**
- * Read `<dir>/skill.yaml` (or `skill.yml`) and validate it.
- * Missing file or invalid content -> `ManifestError`.
+ * Read `<dir>/skill.yaml` (or `skill.yml`) and validate it. The file must be a regular file
+ * inside `dir` (after realpath) of at most `maxBytes` (default 1 MiB); see safe-read.ts.
+ * Missing file, special file, file outside `dir`, oversize or invalid content -> `ManifestError`.
  */
-export async function loadManifest(dir: string): Promise<{ manifest: SkillManifest; file: string }> {
-  const tried: string[] = [];
+export async function loadManifest(dir: string, opts: ParseManifestOptions = {}): Promise<{ manifest: SkillManifest; file: string }> {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
   for (const name of MANIFEST_FILES) {
     const file = path.resolve(dir, name);
-    tried.push(file);
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(file, 'utf8');
+      bytes = readRegularFileSync(file, { within: dir, maxBytes });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') continue;
-      if (code === 'ENOTDIR') break;
-      throw new ManifestError(file, [{ path: '', message: `cannot read manifest: ${(err as Error).message}` }], { cause: err });
+      if (!(err instanceof UnsafeFileError)) throw err;
+      if (err.reason === 'missing') {
+        // A dangling link named skill.yaml is not "no manifest": say what it is.
+        if (!isDanglingLink(file)) continue;
+        throw new ManifestError(file, [{ path: '', message: 'is a symlink to a file that does not exist' }], { cause: err });
+      }
+      throw new ManifestError(file, [{ path: '', message: `cannot be read: ${err.message.replace(`${file} `, '')}` }], { cause: err });
     }
-    return { manifest: parseManifest(text, file), file };
+    return { manifest: parseManifest(bytes.toString('utf8'), file, { maxBytes }), file };
   }
   throw new ManifestError(path.resolve(dir, MANIFEST_FILES[0]), [
     { path: '', message: `no manifest found in ${path.resolve(dir)} (looked for ${MANIFEST_FILES.join(', ')})` },
   ]);
+}
+
+function isDanglingLink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,6 +52,10 @@ export interface HostPolicy {
   auditMaxAgeDays?: number | undefined;
   /** Audit retention: keep at most this many events (newest kept). */
   auditMaxEvents?: number | undefined;
+  /** Largest skill.yaml install reads, in bytes (default 1 MiB). */
+  maxManifestBytes?: number | undefined;
+  /** Largest component install reads, in bytes (default 64 MiB). */
+  maxComponentBytes?: number | undefined;
 }
 
 /** Paths that are never a reasonable fs root: kernel interfaces, devices, host configuration. */
@@ -268,6 +272,8 @@ const hostPolicySchema = lazy(() => {
       defaultMemoryMb: positiveInt.optional(),
       auditMaxAgeDays: z.number().positive().optional(),
       auditMaxEvents: positiveInt.optional(),
+      maxManifestBytes: positiveInt.optional(),
+      maxComponentBytes: positiveInt.optional(),
     })
     .superRefine((p, ctx) => {
       const r = resolveHostPolicy(p);

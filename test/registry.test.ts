@@ -66,7 +66,7 @@ function manifest(over: Record<string, unknown> = {}): Record<string, unknown> {
     component: 'dist/skill.wasm',
     commands: { run: { description: 'run it' } },
     requires: {
-      permissions: { net: { allow_domains: ['api.example.com'] }, fs: { read: true, write: false, paths: ['/tmp'] } },
+      permissions: { net: { allow_domains: ['api.example.com'] }, fs: { read: true, write: false, paths: ['/srv/agentos-test-data'] } },
       limits: { timeout_ms: 1000, memory_mb: 32 },
     },
     ...over,
@@ -337,7 +337,7 @@ describe('SkillRegistry: install / enable / disable / uninstall', () => {
     expect(s.enabled).toBe(false);
     expect(s.addedPermissions).toEqual([
       'net: new domain evil.example.org',
-      'fs: write access to /tmp (was read-only)',
+      'fs: write access to /srv/agentos-test-data (was read-only)',
       'limits: timeout_ms 1000 -> 5000',
     ]);
     expect(r.isEnabled('example.test')).toBe(false);

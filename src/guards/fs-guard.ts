@@ -14,6 +14,7 @@
  *   4. read-file, list-dir, stat need `read`; write-file, remove, make-dir need `write`
  *   5. the path is a root or inside one, on a separator boundary (`/tmp/a` is not inside `/tmp/ab`)
  *   6. a root itself cannot be removed
+ *   7. nothing inside a protected directory (the host's own files), even inside a root
  *
  * Paths are POSIX paths (Linux, macOS); Windows hosts are not supported.
  */
@@ -27,6 +28,11 @@ export interface FsPolicy {
   write: boolean;
   /** Canonical absolute roots (realpath'd by the caller). Non-canonical entries are ignored. */
   roots: string[];
+  /**
+   * Canonical directories the host keeps for itself (agentos home, store, cache, host package):
+   * every path inside one is denied, whatever the roots say.
+   */
+  protected?: readonly string[] | undefined;
 }
 
 export type FsDecision =
@@ -51,6 +57,7 @@ export const FsRule = {
   writeNotAllowed: 'fs.write_not_allowed',
   outsideRoots: 'fs.outside_roots',
   removeRoot: 'fs.remove_root',
+  protectedPath: 'fs.protected_path',
   // used by the capability, after I/O:
   danglingSymlink: 'fs.dangling_symlink',
   dotdotAfterMissing: 'fs.dotdot_after_missing',
@@ -143,6 +150,14 @@ export function decideFs(policy: FsPolicy, op: FsOperation, canonicalPath: strin
   }
   if (op === 'remove' && roots.includes(canonicalPath)) {
     return { allow: false, kind: 'denied', rule: FsRule.removeRoot, reason: `${show(shownAs)} is an fs root and cannot be removed` };
+  }
+  if (policy.protected?.some((p) => isWithinRoot(p, canonicalPath))) {
+    return {
+      allow: false,
+      kind: 'denied',
+      rule: FsRule.protectedPath,
+      reason: `${show(shownAs)} is inside a directory the host keeps for itself (its home, store, cache or package), which no skill may touch`,
+    };
   }
   return { allow: true, rule: FsRule.allowed, root };
 }
