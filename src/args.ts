@@ -10,6 +10,7 @@ import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { ArgumentProblem } from './errors.js';
 import type { JsonSchema } from './types.js';
 import { lazy, lazyRequire } from './lazy.js';
+import { linearRegExp, unsafePatternProblems } from './schema-regex.js';
 
 // ajv is loaded when the first schema is compiled or checked, not when this module is imported
 // (see lazy.ts): args without a schema, and the size and shape checks, never need it.
@@ -43,6 +44,9 @@ export type PreparedArgs =
  * an error, reported at install. Type/tuple/required strictness is off: those flag legal but
  * loose schemas. Formats are not validated (no ajv-formats); `format` is accepted and ignored.
  * No coercion, no defaults: the args the skill receives are exactly those the caller sent.
+ * Regexes (`pattern`, `patternProperties`) run on RE2, linear in the input (schema-regex.ts);
+ * `allowMatchingProperties` keeps ajv's strict mode from testing property names against
+ * patterns with V8's backtracking RegExp while compiling.
  */
 function createAjv(): Ajv {
   const { Ajv } = ajvModule();
@@ -58,6 +62,8 @@ function createAjv(): Ajv {
     useDefaults: false,
     removeAdditional: false,
     messages: true,
+    allowMatchingProperties: true,
+    code: { regExp: linearRegExp },
   });
 }
 
@@ -94,7 +100,11 @@ export function schemaProblems(schema: JsonSchema): string[] {
   let problems: string[] = [];
   const ajv = getAjv();
   const valid = ajv.validateSchema(schema);
-  if (!valid) {
+  // Regexes RE2 cannot run (backreferences, lookaround) are named by their place in the schema.
+  const unsafe = valid ? unsafePatternProblems(schema) : [];
+  if (unsafe.length > 0) {
+    problems = unsafe;
+  } else if (!valid) {
     const seen = new Set<string>();
     for (const e of ajv.errors ?? []) {
       // anyOf/oneOf in the meta-schema produce several errors per place; keep the first.
@@ -208,7 +218,13 @@ export function prepareArgs(schema: JsonSchema | undefined, args: unknown, opts:
     return { ok: false, problems: [{ path: '', message: `args are ${size} bytes as JSON, more than the ${maxBytes}-byte limit` }], tooLarge: { max: maxBytes, size } };
   }
   if (schema !== undefined) {
-    const validate = compile(schema);
+    let validate: ValidateFunction;
+    try {
+      validate = compile(schema);
+    } catch (e) {
+      // A schema installed before its patterns were checked at install (a backreference, say).
+      return { ok: false, problems: [{ path: '', message: `the command's args schema cannot be used: ${(e as Error).message}` }] };
+    }
     if (!validate(value)) return { ok: false, problems: (validate.errors ?? []).map(toProblem) };
   }
   return { ok: true, args: value, json };
