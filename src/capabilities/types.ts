@@ -24,7 +24,7 @@ export interface Denial {
 
 /** A limit a capability hit (response too large, io bytes...). */
 export interface LimitHit {
-  limit: 'response_size' | 'io_bytes' | 'host_calls';
+  limit: 'response_size' | 'io_bytes' | 'host_calls' | 'dir_entries' | 'message_size';
   max: number;
   message: string;
 }

@@ -10,9 +10,17 @@
  *
  * A message is a JSON header plus an optional binary payload (file contents, HTTP bodies), so
  * bytes never pass through JSON.
+ *
+ * Every message is bounded, in both directions (`ChannelBounds`, clamped to hard ceilings): the
+ * JSON header is parsed into the receiving thread's heap, and a skill worker's heap is small, so
+ * an unbounded header (a list-dir of 300k long names was ~90 MB) made V8 abort the whole process
+ * while parsing it. `send` refuses a message over the bounds with a ResourceLimitError
+ * (`message_size`) before anything is written or posted; `read` never throws on a malformed or
+ * oversized message, it returns a `{ t: 'malformed' }` header the caller turns into a typed failure.
  */
 import { Buffer } from 'node:buffer';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { ResourceLimitError } from '../errors.js';
 
 /** Int32 slots of the control block. */
 const SEQ_TO_WORKER = 0;
@@ -27,9 +35,61 @@ export const DEFAULT_REGION_BYTES = 256 * 1024;
 /** Atomics.load polls before sleeping (a few microseconds). */
 const SPIN_LIMIT = 4000;
 
+/**
+ * Ceilings no configuration can raise. The header one keeps a parsed header well inside a skill
+ * worker's 64 MiB JS heap (a UTF-8 byte can be a UTF-16 unit: <= 16 MiB of string, plus objects);
+ * payloads are ArrayBuffers outside that heap.
+ */
+export const HARD_MAX_HEADER_BYTES = 8 * 1024 * 1024;
+export const HARD_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+
+/** Byte bounds of one message on a channel (both ends use the same). */
+export interface ChannelBounds {
+  /** UTF-8 bytes of the JSON header. */
+  maxHeaderBytes: number;
+  /** Header + payload bytes. */
+  maxMessageBytes: number;
+}
+
+/** `bounds` clamped to the hard ceilings (the default: the ceilings themselves). */
+export function channelBounds(bounds?: Partial<ChannelBounds>): ChannelBounds {
+  const clamp = (v: number | undefined, hard: number) => (v !== undefined && v >= 0 && v < hard ? Math.floor(v) : hard);
+  const maxMessageBytes = clamp(bounds?.maxMessageBytes, HARD_MAX_MESSAGE_BYTES);
+  return { maxHeaderBytes: Math.min(clamp(bounds?.maxHeaderBytes, HARD_MAX_HEADER_BYTES), maxMessageBytes), maxMessageBytes };
+}
+
 export interface Message {
   header: Record<string, unknown>;
   payload?: Uint8Array | undefined;
+  /** `JSON.stringify(header)`, when the sender already made it (measuring a reply needs it). */
+  json?: string | undefined;
+}
+
+/** What a message would cost on the wire, and whether it is over `bounds` (and which part). */
+export interface Measured {
+  json: string;
+  headerBytes: number;
+  payloadBytes: number;
+  over?: { part: 'header' | 'message'; bytes: number; max: number } | undefined;
+}
+
+export function measure(header: Record<string, unknown>, payload: Uint8Array | undefined, bounds: ChannelBounds, json?: string): Measured {
+  const text = json ?? JSON.stringify(header);
+  const headerBytes = Buffer.byteLength(text);
+  const payloadBytes = payload ? payload.byteLength : 0;
+  const m: Measured = { json: text, headerBytes, payloadBytes };
+  if (headerBytes > bounds.maxHeaderBytes) m.over = { part: 'header', bytes: headerBytes, max: bounds.maxHeaderBytes };
+  else if (headerBytes + payloadBytes > bounds.maxMessageBytes) {
+    m.over = { part: 'message', bytes: headerBytes + payloadBytes, max: bounds.maxMessageBytes };
+  }
+  return m;
+}
+
+/** The sentence for a message over its bounds. */
+export function overMessage(what: string, over: NonNullable<Measured['over']>): string {
+  return over.part === 'header'
+    ? `${what}: its JSON part of ${over.bytes} bytes is over the ${over.max}-byte limit of one message between the host and a skill`
+    : `${what}: ${over.bytes} bytes is over the ${over.max}-byte limit of one message between the host and a skill`;
 }
 
 export function createChannelBuffer(regionBytes = DEFAULT_REGION_BYTES): SharedArrayBuffer {
@@ -46,12 +106,15 @@ export class ChannelEnd {
   private readonly peerSeq: number;
   private seen: number;
   private cancelled = false;
+  readonly bounds: ChannelBounds;
 
   constructor(
     sab: SharedArrayBuffer,
     private readonly port: MessagePort,
     side: Side,
+    bounds?: Partial<ChannelBounds>,
   ) {
+    this.bounds = channelBounds(bounds);
     this.ctrl = new Int32Array(sab, 0, CONTROL_BYTES / 4);
     this.data = Buffer.from(sab, CONTROL_BYTES);
     this.mySeq = side === 'main' ? SEQ_TO_WORKER : SEQ_TO_MAIN;
@@ -59,14 +122,17 @@ export class ChannelEnd {
     this.seen = Atomics.load(this.ctrl, this.peerSeq);
   }
 
+  /**
+   * Writes `msg` for the peer. Over the bounds it throws ResourceLimitError (`message_size`) and
+   * sends nothing: the turn stays with this end, which can send something smaller instead.
+   */
   send(msg: Message): void {
-    const json = JSON.stringify(msg.header);
     const payload = msg.payload;
-    const binLen = payload ? payload.byteLength : 0;
-    const room = this.data.byteLength - binLen;
-    // Cheap upper bound first; measure exactly only when it might not fit.
-    const fits = room >= 0 && (json.length * 3 <= room || Buffer.byteLength(json) <= room);
-    if (fits) {
+    const m = measure(msg.header, payload, this.bounds, msg.json);
+    if (m.over) throw new ResourceLimitError('message_size', m.over.max, overMessage(`a ${String(msg.header.t)} message`, m.over));
+    const json = m.json;
+    const binLen = m.payloadBytes;
+    if (m.headerBytes + binLen <= this.data.byteLength) {
       const jsonLen = this.data.write(json, 0, 'utf8');
       if (payload && binLen) this.data.set(payload, jsonLen);
       this.ctrl[VIA] = 0;
@@ -132,19 +198,47 @@ export class ChannelEnd {
     Atomics.notify(this.ctrl, this.peerSeq);
   }
 
+  /** The peer's message; never throws (see `malformed`). */
   private read(): Message {
     this.seen = Atomics.load(this.ctrl, this.peerSeq);
+    let json: string;
+    let payload: Uint8Array | undefined;
     if (this.ctrl[VIA] === 1) {
       const got = receiveMessageOnPort(this.port);
-      if (!got) throw new Error('channel: message announced on the port but none arrived');
-      const m = got.message as { json: string; payload?: Uint8Array };
-      return { header: JSON.parse(m.json) as Record<string, unknown>, payload: m.payload };
+      if (!got) return malformed('a message was announced on the port but none arrived');
+      const m = got.message as { json?: unknown; payload?: unknown } | null;
+      if (!m || typeof m.json !== 'string') return malformed('a message on the port has no JSON header');
+      if (m.payload !== undefined && !(m.payload instanceof Uint8Array)) return malformed('a message on the port has a payload that is not bytes');
+      json = m.json;
+      payload = m.payload;
+      // The sender enforces the bounds; a receiver does not trust that it did.
+      if (json.length > this.bounds.maxHeaderBytes || json.length + (payload?.byteLength ?? 0) > this.bounds.maxMessageBytes) {
+        return malformed(`a message of ${json.length + (payload?.byteLength ?? 0)} bytes is over the channel's bounds`);
+      }
+    } else {
+      const jsonLen = this.ctrl[JSON_LEN]!;
+      const binLen = this.ctrl[BIN_LEN]!;
+      if (!(jsonLen >= 0 && binLen >= 0 && jsonLen + binLen <= this.data.byteLength)) {
+        return malformed(`a message announces ${jsonLen} + ${binLen} bytes in a ${this.data.byteLength}-byte region`);
+      }
+      json = this.data.toString('utf8', 0, jsonLen);
+      // Copy the payload out: the region is reused by the next message.
+      payload = binLen ? new Uint8Array(this.data.subarray(jsonLen, jsonLen + binLen)) : undefined;
     }
-    const jsonLen = this.ctrl[JSON_LEN]!;
-    const binLen = this.ctrl[BIN_LEN]!;
-    const header = JSON.parse(this.data.toString('utf8', 0, jsonLen)) as Record<string, unknown>;
-    // Copy the payload out: the region is reused by the next message.
-    const payload = binLen ? new Uint8Array(this.data.subarray(jsonLen, jsonLen + binLen)) : undefined;
-    return { header, payload };
+    let header: unknown;
+    try {
+      header = JSON.parse(json);
+    } catch (e) {
+      return malformed(`a message header is not JSON (${e instanceof Error ? e.name : 'error'})`);
+    }
+    if (!header || typeof header !== 'object' || Array.isArray(header) || typeof (header as { t?: unknown }).t !== 'string') {
+      return malformed('a message header is not an object with a type');
+    }
+    return { header: header as Record<string, unknown>, payload };
   }
+}
+
+/** What `read` returns for a message it cannot use: the caller fails the invocation, typed. */
+function malformed(message: string): Message {
+  return { header: { t: 'malformed', message: `channel: ${message}` } };
 }

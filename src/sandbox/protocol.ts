@@ -28,6 +28,8 @@ export interface WorkerBoot {
   maxLogBytes: number;
   /** A result longer than this (UTF-16 units, a lower bound on bytes) is not sent. */
   maxResultBytes: number;
+  /** Byte bounds of every message on the channel (the host's end uses the same). */
+  bounds: import('./channel.js').ChannelBounds;
 }
 
 // host -> worker
@@ -69,6 +71,16 @@ export interface CallMsg {
   /** fs: the path; net: the request without its body. */
   path?: string;
   req?: { method: string; url: string; headers: { name: string; value: string }[] };
+  /**
+   * The call as the guest made it was over the channel's bounds and was not sent: this is all
+   * that crosses (no path, no data), and the host answers `limit`.
+   */
+  oversize?: { part: 'header' | 'message'; bytes: number; max: number };
+}
+/** Either end: a message the channel could not read (see channel.ts `malformed`). */
+export interface MalformedMsg {
+  t: 'malformed';
+  message: string;
 }
 export interface LogLine {
   level: LogLevel;
@@ -81,9 +93,10 @@ export type DoneMsg =
       ok: false;
       /**
        * guest: the skill returned/threw an error; trap: the instance trapped; memory: out of
-       * memory; result_size: the result was over the cap and was not sent.
+       * memory; result_size: the result was over the cap and was not sent; channel: a reply from
+       * the host could not be read (the guest was given `failed`).
        */
-      kind: 'guest' | 'trap' | 'memory' | 'result_size';
+      kind: 'guest' | 'trap' | 'memory' | 'result_size' | 'channel';
       message: string;
       logs: LogLine[];
       logsDropped: number;

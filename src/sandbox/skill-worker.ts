@@ -8,7 +8,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { ChannelEnd, createChannelBuffer } from './channel.js';
+import { TimeSlice } from '../capabilities/time-slice.js';
+import { ChannelEnd, channelBounds, createChannelBuffer, type ChannelBounds } from './channel.js';
 import type { CallMsg, DoneMsg, InvokeMsg, ReplyMsg, WorkerBoot } from './protocol.js';
 
 export interface PreparedModules {
@@ -24,12 +25,14 @@ export interface WorkerSettings {
   maxResultBytes: number;
   /** Shared region size; larger messages fall back to a MessagePort. */
   regionBytes?: number | undefined;
+  /** Byte bounds of one message, either direction (clamped to the channel's hard ceilings). */
+  bounds?: Partial<ChannelBounds> | undefined;
 }
 
 export type HostCallHandler = (
   call: CallMsg,
   payload: Uint8Array | undefined,
-) => Promise<{ reply: ReplyMsg; payload?: Uint8Array | undefined }>;
+) => Promise<{ reply: ReplyMsg; payload?: Uint8Array | undefined; json?: string | undefined }>;
 
 export type RunOutcome = { kind: 'done'; done: DoneMsg } | { kind: 'terminated'; why: 'timeout' | 'aborted' | 'exited' };
 
@@ -64,6 +67,7 @@ export class SkillWorker {
   constructor(key: string, prepared: PreparedModules, settings: WorkerSettings) {
     this.key = key;
     const sab = createChannelBuffer(settings.regionBytes);
+    const bounds = channelBounds(settings.bounds);
     const { port1, port2 } = new MessageChannel();
     const boot: WorkerBoot = {
       sab,
@@ -75,6 +79,7 @@ export class SkillWorker {
       maxLogLines: settings.maxLogLines,
       maxLogBytes: settings.maxLogBytes,
       maxResultBytes: settings.maxResultBytes,
+      bounds,
     };
     this.worker = new Worker(workerScript(), {
       workerData: boot,
@@ -84,7 +89,7 @@ export class SkillWorker {
       // Worker stdout is redirected to stderr inside the worker (worker.ts): no pipes here, they
       // would keep the process alive and pile listeners on process.stderr.
     });
-    this.channel = new ChannelEnd(sab, port1, 'main');
+    this.channel = new ChannelEnd(sab, port1, 'main', bounds);
     port1.unref();
     this.worker.on('error', (e: Error & { code?: string }) => {
       this.exitReason = e.message;
@@ -148,17 +153,28 @@ export class SkillWorker {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       this.channel.send({ header: msg as unknown as Record<string, unknown> });
+      // A guest calling the host in a tight loop can keep this loop in microtasks (its next call
+      // is already there each time): give timers and other skills a turn every few ms.
+      const slice = new TimeSlice();
       for (;;) {
+        if (slice.due()) await slice.yield();
         const m = await this.channel.receive();
         if (!m || signal.aborted) return { kind: 'terminated', why: abortWhy(signal) };
         const h = m.header;
         if (h.t === 'call') {
-          const { reply, payload } = await onCall(h as unknown as CallMsg, m.payload);
+          const { reply, payload, json } = await onCall(h as unknown as CallMsg, m.payload);
           if (signal.aborted || this.dead) return { kind: 'terminated', why: abortWhy(signal) };
-          this.channel.send({ header: reply as unknown as Record<string, unknown>, payload });
+          // Over the bounds this throws ResourceLimitError (the handler measures first, so only a
+          // bug gets here): the invoker ends this worker, whose guest waits for a reply.
+          this.channel.send({ header: reply as unknown as Record<string, unknown>, payload, json });
           continue;
         }
         if (h.t === 'done') return { kind: 'done', done: h as unknown as DoneMsg };
+        // A message the channel could not read, or of no known type: the worker is not trusted
+        // to continue.
+        this.exitReason = h.t === 'malformed' ? String(h.message) : `channel: unexpected ${JSON.stringify(String(h.t)).slice(0, 40)} message from the worker`;
+        await this.terminate();
+        return { kind: 'terminated', why: 'exited' };
       }
     } finally {
       signal.removeEventListener('abort', onAbort);

@@ -8,7 +8,8 @@
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { workerData } from 'node:worker_threads';
-import { ChannelEnd } from './channel.js';
+import { ResourceLimitError } from '../errors.js';
+import { ChannelEnd, measure } from './channel.js';
 import type {
   CallMsg,
   DoneMsg,
@@ -33,7 +34,7 @@ const wasm = WebAssembly as unknown as { promising?: (f: unknown) => unknown };
 if (typeof wasm.promising !== 'function') wasm.promising = (f) => f;
 
 const boot = workerData as WorkerBoot;
-const channel = new ChannelEnd(boot.sab, boot.port, 'worker');
+const channel = new ChannelEnd(boot.sab, boot.port, 'worker', boot.bounds);
 
 interface GuestExports {
   invoke(command: string, args: string): string;
@@ -57,9 +58,21 @@ function takeLogs(): { logs: LogLine[]; logsDropped: number } {
 }
 
 // ---- host calls ----
+/** Set when a reply from the host could not be read: the invocation then ends as `channel`. */
+let channelFault: string | undefined;
+
 function hostCall(header: CallMsg, payload?: Uint8Array): ReplyMsg & { payload?: Uint8Array | undefined } {
-  channel.send({ header: header as unknown as Record<string, unknown>, payload });
+  const h = header as unknown as Record<string, unknown>;
+  const m = measure(h, payload, channel.bounds);
+  // A call too big to cross (a huge write, a huge request): only its size goes; the host answers
+  // `limit` and fails the invocation.
+  if (m.over) channel.send({ header: { t: 'call', fn: header.fn, oversize: m.over } });
+  else channel.send({ header: h, payload, json: m.json });
   const reply = channel.receiveSync();
+  if (reply.header.t !== 'reply') {
+    channelFault ??= String(reply.header.message ?? `unexpected ${String(reply.header.t)} message from the host`);
+    throw { tag: 'failed', val: `the host's reply to ${header.fn} could not be read` };
+  }
   return { ...(reply.header as unknown as ReplyMsg), payload: reply.payload };
 }
 
@@ -212,6 +225,23 @@ function overCap(text: string, max: number): boolean {
 }
 
 function runInvoke(msg: InvokeMsg): DoneMsg {
+  channelFault = undefined;
+  const done = invokeGuest(msg);
+  if (channelFault === undefined) return done;
+  return { t: 'done', ok: false, kind: 'channel', message: channelFault, logs: done.logs, logsDropped: done.logsDropped };
+}
+
+/** Sends `done`; one over the channel's bounds (results and logs are capped, but JSON escapes grow) becomes `result_size`. */
+function sendDone(done: DoneMsg): void {
+  try {
+    channel.send({ header: done as unknown as Record<string, unknown> });
+  } catch (e) {
+    if (!(e instanceof ResourceLimitError)) throw e;
+    channel.send({ header: { t: 'done', ok: false, kind: 'result_size', message: e.message, logs: [], logsDropped: 0 } });
+  }
+}
+
+function invokeGuest(msg: InvokeMsg): DoneMsg {
   inInvocation = true;
   try {
     const result = guest.invoke(msg.command, msg.args);
@@ -271,6 +301,10 @@ for (;;) {
     continue;
   }
   const header = msg.header as unknown as InvokeMsg;
+  if ((header.t as string) === 'malformed') {
+    sendDone({ t: 'done', ok: false, kind: 'channel', message: String(msg.header.message), logs: [], logsDropped: 0 });
+    continue;
+  }
   if (header.t !== 'invoke') continue;
   if (boot.freshInstance) {
     if (session !== undefined && header.session !== session) fresh();
@@ -278,7 +312,7 @@ for (;;) {
   }
   const done = runInvoke(header);
   const poisoned = !done.ok && (done.kind === 'trap' || done.kind === 'memory');
-  channel.send({ header: done as unknown as Record<string, unknown> });
+  sendDone(done);
   // A trapped instance cannot be entered again; a fresh one also drops all guest state.
   session = undefined;
   if (poisoned) fresh();
