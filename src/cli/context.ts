@@ -66,7 +66,8 @@ export class CliContext {
     const logger = this.io.env['AGENTOS_LOG_LEVEL'] ? createDefaultLogger(this.io.env) : undefined;
     // The library prunes in bounded steps as rows are written (its defaults fill in what is unset);
     // a configured retention is also applied in full here, once per command.
-    const auditRetention = { maxAgeDays: retention.maxAgeDays, maxEvents: retention.maxEvents };
+    // `audit prune` (retention: false) prunes by hand and reports what it deleted: nothing before it.
+    const auditRetention = opts.retention === false ? false : { maxAgeDays: retention.maxAgeDays, maxEvents: retention.maxEvents };
     const registry = new SkillRegistry({ home: this.home(cmd), hostPolicy, logger, auditRetention });
     this.onClose(() => registry.close());
     if (opts.retention !== false) applyRetention(registry, retention);
