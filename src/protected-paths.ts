@@ -93,7 +93,7 @@ export function protectedOverlaps(root: string, protectedPaths: readonly Protect
       !hits.some(
         (o) =>
           o !== h &&
-          ((h.rel === 'contains' && o.rel === 'contains' && pathContains(o.p.path, h.p.path)) ||
+          ((h.rel === 'contains' && o.rel !== 'inside' && pathContains(o.p.path, h.p.path)) ||
             (h.rel === 'inside' && o.rel !== 'contains' && pathContains(h.p.path, o.p.path))),
       ),
   );
