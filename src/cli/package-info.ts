@@ -4,12 +4,23 @@ import { fileURLToPath } from 'node:url';
 
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-let cached: { name: string; version: string } | undefined;
+interface PackageInfo {
+  name: string;
+  version: string;
+  /** The TypeScript range this package is built with (its devDependency), for scaffolded skills. */
+  typescript: string;
+}
 
-export function packageInfo(): { name: string; version: string } {
+let cached: PackageInfo | undefined;
+
+export function packageInfo(): PackageInfo {
   if (!cached) {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
-    cached = { name: pkg.name, version: pkg.version };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      name: string;
+      version: string;
+      devDependencies?: Record<string, string>;
+    };
+    cached = { name: pkg.name, version: pkg.version, typescript: pkg.devDependencies?.['typescript'] ?? '^5.9.3' };
   }
   return cached;
 }

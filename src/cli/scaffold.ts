@@ -1,7 +1,9 @@
 /**
  * The files `agentos-skills new <dir>` writes: a TypeScript skill in the `commands` export style
  * that build-skill compiles, its manifest, a test that builds, installs, enables and invokes it
- * through the CLI, and a README.
+ * through the CLI, and a README whose two commands (`npm install`, `npm test`) work from an empty
+ * folder: the package is linked with a `file:` spec to the copy of @agentos/skills that ran `new`
+ * (it need not be on any registry), and TypeScript type-checks against its shipped guest types.
  */
 import path from 'node:path';
 
@@ -20,8 +22,15 @@ export function idFromDirName(dir: string): string | undefined {
 export interface ScaffoldOptions {
   id: string;
   name: string;
-  /** Version of @agentos/skills to depend on. */
-  hostVersion: string;
+  /** npm spec of @agentos/skills to depend on, e.g. `file:/usr/lib/node_modules/@agentos/skills`. */
+  hostSpec: string;
+  /** npm spec of TypeScript for the type-check (the range this package is built with). */
+  typescriptSpec: string;
+}
+
+/** A `file:` spec for a package folder, with forward slashes (npm accepts them on Windows too). */
+export function fileSpec(dir: string): string {
+  return `file:${path.resolve(dir).split(path.sep).join('/')}`;
 }
 
 export function scaffoldFiles(o: ScaffoldOptions): Record<string, string> {
@@ -118,16 +127,31 @@ test('greet says hello', () => {
         version: '0.1.0',
         private: true,
         type: 'module',
-        scripts: { build: 'agentos-skills build .', test: 'node test/skill.test.mjs' },
-        devDependencies: { '@agentos/skills': `^${o.hostVersion}` },
+        scripts: {
+          typecheck: 'tsc -p .',
+          build: 'tsc -p . && agentos-skills build .',
+          test: 'tsc -p . && node test/skill.test.mjs',
+        },
+        devDependencies: { '@agentos/skills': o.hostSpec, typescript: o.typescriptSpec },
       },
       null,
       2,
     )}\n`,
     'tsconfig.json': `${JSON.stringify(
       {
-        compilerOptions: { target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler', strict: true, noEmit: true, types: [] },
-        files: ['src/index.ts', 'node_modules/@agentos/skills/guest/agentos-skill.d.ts'],
+        // No DOM and no Node types: a skill runs in a WebAssembly sandbox with only the guest imports.
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'ESNext',
+          moduleResolution: 'Bundler',
+          lib: ['ES2022'],
+          // The guest interfaces and helpers, from the linked package (its "./guest" export).
+          types: ['@agentos/skills/guest'],
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+        },
+        include: ['src'],
       },
       null,
       2,
@@ -135,7 +159,21 @@ test('greet says hello', () => {
     '.gitignore': 'dist/\nnode_modules/\n',
     'README.md': `# ${o.name}
 
-An agentos skill. \`npm run build\` compiles src/index.ts to dist/skill.wasm, \`npm test\` builds it and invokes it in a throwaway store; \`agentos-skills install .\` then \`agentos-skills enable ${o.id}\` puts it to work.
+An agentos skill: src/index.ts, compiled to a WebAssembly component (dist/skill.wasm).
+
+\`\`\`sh
+npm install
+npm test
+\`\`\`
+
+\`npm test\` type-checks src/ (strict, against the guest types of @agentos/skills), builds the
+component, installs it into a throwaway store, enables it and invokes \`greet\`.
+\`npm run build\` type-checks and builds only. To put it to work:
+\`npx agentos-skills install .\` then \`npx agentos-skills enable ${o.id}\`.
+
+package.json links \`@agentos/skills\` from the copy that created this skill
+(\`${o.hostSpec}\`), so nothing is fetched for it; once it is on a registry you use, a version
+range works as well.
 `,
   };
 }

@@ -5,8 +5,9 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { removeTempDirs, tempDir } from '../helpers.js';
+import { removeTempDirs, ROOT, tempDir } from '../helpers.js';
 import { cli, ESC, MAIN, requireBuiltCli } from './run-cli.js';
+import { readmeCommands, runReadmeSteps, runShell } from './readme-steps.js';
 
 let work: string;
 let home: string;
@@ -29,8 +30,12 @@ describe('new', () => {
     expect(manifest).toMatchObject({ id: 'my-skill', entry: 'src/index.ts', component: 'dist/skill.wasm' });
     expect(await readFile(join(dir, 'src/index.ts'), 'utf8')).toContain('export const commands');
     const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8'));
-    expect(pkg.scripts.test).toBe('node test/skill.test.mjs');
-    expect(pkg.devDependencies['@agentos/skills']).toMatch(/^\^\d+\.\d+\.\d+/);
+    expect(pkg.scripts.test).toBe('tsc -p . && node test/skill.test.mjs');
+    // Linked from this copy (a checkout here): the package need not be on any registry.
+    expect(pkg.devDependencies['@agentos/skills']).toBe(`file:${ROOT}`);
+    expect(pkg.devDependencies['typescript']).toMatch(/^\^\d+\.\d+\.\d+/);
+    const tsconfig = JSON.parse(await readFile(join(dir, 'tsconfig.json'), 'utf8'));
+    expect(tsconfig.compilerOptions).toMatchObject({ strict: true, skipLibCheck: false, types: ['@agentos/skills/guest'] });
   });
 
   it('refuses a non-empty folder and writes nothing into it', async () => {
@@ -114,4 +119,30 @@ describe('new -> build -> install -> enable -> invoke', () => {
     expect(output).toMatch(/# pass 1/);
     expect(code).toBe(0);
   });
+});
+
+describe("the scaffold's README steps, from an empty folder", () => {
+  it('`npm install` then `npm test` type-check strictly, build, install and invoke; a type error fails the build', async () => {
+    const empty = await tempDir('agentos-cli-readme-');
+    expect((await cli(['new', 'hello-skill'], { cwd: empty })).code).toBe(0);
+    const dir = join(empty, 'hello-skill');
+    expect(readmeCommands(await readFile(join(dir, 'README.md'), 'utf8'))).toEqual(['npm install', 'npm test']);
+    const runs = await runReadmeSteps(dir);
+    expect(runs.map((r) => [r.command, r.code])).toEqual([
+      ['npm install', 0],
+      ['npm test', 0],
+    ]);
+    const test = runs[1]!.output;
+    expect(test).toContain('> tsc -p . && node test/skill.test.mjs');
+    expect(test).toMatch(/# pass 1/);
+    expect((await stat(join(dir, 'dist/skill.wasm'))).size).toBeGreaterThan(100_000);
+
+    // The type-check is real: strict, with the guest types, and it stops the build.
+    const src = join(dir, 'src/index.ts');
+    await writeFile(src, (await readFile(src, 'utf8')).replace('return { greeting', 'const n: number = name;\n    return { n, greeting'));
+    const broken = await runShell('npm run build', dir);
+    expect(broken.code).not.toBe(0);
+    expect(broken.output).toMatch(/src\/index\.ts\(\d+,\d+\): error TS2322/);
+    expect(broken.output).not.toContain('Built ');
+  }, 180_000);
 });

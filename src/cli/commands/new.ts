@@ -4,8 +4,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { CliError, UsageError } from '../cli-errors.js';
 import { shellQuote, type CliContext } from '../context.js';
-import { packageInfo } from '../package-info.js';
-import { idFromDirName, scaffoldFiles } from '../scaffold.js';
+import { PACKAGE_ROOT, packageInfo } from '../package-info.js';
+import { fileSpec, idFromDirName, scaffoldFiles } from '../scaffold.js';
 
 const ID_RE = /^[a-z0-9][a-z0-9._-]*$/;
 
@@ -24,7 +24,14 @@ export function register(program: Command, ctx: CliContext): void {
         throw new UsageError(`--id must match ${ID_RE.source} (at most 128 characters), found ${JSON.stringify(id)}`);
       }
       await ensureEmptyDir(target);
-      const files = scaffoldFiles({ id, name: opts.name ?? path.basename(target), hostVersion: packageInfo().version });
+      // @agentos/skills is linked from this very copy (global, local or a checkout): it need not be
+      // published anywhere for the skill's `npm install` to work.
+      const files = scaffoldFiles({
+        id,
+        name: opts.name ?? path.basename(target),
+        hostSpec: fileSpec(PACKAGE_ROOT),
+        typescriptSpec: packageInfo().typescript,
+      });
       for (const [rel, text] of Object.entries(files)) {
         const file = path.join(target, rel);
         await mkdir(path.dirname(file), { recursive: true });
@@ -38,7 +45,7 @@ export function register(program: Command, ctx: CliContext): void {
         for (const f of names) out.line(`  ${f}`);
         out.line();
         out.line('Next:');
-        out.line(`  ${bin} build ${shellQuote(dir)}`);
+        out.line(`  cd ${shellQuote(dir)} && npm install && npm test    # type-check, build, try it in a throwaway store`);
         out.line(`  ${bin} install ${shellQuote(dir)}`);
         out.line(`  ${bin} enable ${id}`);
         out.line(`  ${bin} invoke ${id} greet --args '{"name":"Ada"}'`);
