@@ -14,10 +14,15 @@
 // - Intrinsics are captured when this module is evaluated, before any skill code runs, so a
 //   skill replacing JSON.stringify cannot make the wrapper return a non-string.
 // - Randomness is keyed by the host for every instance (random.js), never the snapshot's.
-// - Skills have no clock. QuickJS traps on Date.now() (its WASI clock is a trap stub) and
-//   StarlingMonkey returns the build time; here both throw an Error saying so.
+// - The web platform's basics, the same in both engines (web/*.js): Date and performance.now
+//   read the host's clocks, console.* writes the skill's log lines, Promise jobs run inside the
+//   invocation (so async handlers and `await fetch()` work). build-skill adds fetch, URL,
+//   TextEncoder... when the skill mentions them (and the engine lacks a conforming one).
 
 import { SEED_ACK, SEED_COMMAND, installRandom, seed } from './random.js';
+import { clockLive, installClock } from './web/clock.js';
+import { consoleLive, installConsole, reportUncaught } from './web/console.js';
+import { drainJobs, installJobs, setUncaughtReporter, settle } from './web/jobs.js';
 
 const stringify = JSON.stringify;
 const parse = JSON.parse;
@@ -29,8 +34,16 @@ const isSafeInteger = Number.isSafeInteger;
 const NumberCtor = Number;
 const TAGS = ['denied', 'not-found', 'invalid', 'limit', 'failed'];
 
-installClockGuards();
+installClock();
 installRandom();
+installConsole();
+installJobs();
+setUncaughtReporter(reportUncaught);
+
+/** Runs promise jobs the skill's module queued while it was initialised (at build time). */
+export function settleModule() {
+  drainJobs();
+}
 
 /**
  * @param {Record<string, unknown>} mod the skill module namespace
@@ -46,14 +59,20 @@ export function run(mod, command, argsJson) {
     } catch {
       throw fallbackFailure('bad_args', 'bad seed');
     }
+    // From here on the instance runs in a host: its clock and log imports answer.
+    clockLive();
+    consoleLive();
     return SEED_ACK;
   }
   let out;
   try {
     out = dispatch(mod, command, argsJson);
   } catch (e) {
+    drainQuietly();
     throw failureText(e);
   }
+  // Work the skill started without awaiting it runs now, as it would before the next event.
+  drainQuietly();
   // `typeof` cannot be redefined: whatever happened above, only a string leaves.
   if (typeof out !== 'string') throw fallbackFailure('bad_result', 'the command produced no text');
   return out;
@@ -63,7 +82,7 @@ export function run(mod, command, argsJson) {
 function dispatch(mod, command, argsJson) {
   const raw = mod.invoke;
   if (typeof raw === 'function') {
-    const r = raw(command, argsJson);
+    const r = awaited(raw(command, argsJson), command);
     if (typeof r === 'string') return r;
     return toJson(r, command);
   }
@@ -84,14 +103,32 @@ function dispatch(mod, command, argsJson) {
   } catch (e) {
     throw new Failure('bad_args', `args are not valid JSON: ${messageOf(e)}`);
   }
-  const result = commands[command](args, { command });
-  if (result !== null && (typeof result === 'object' || typeof result === 'function') && typeof result.then === 'function') {
+  const result = awaited(commands[command](args, { command }), command);
+  return toJson(result, command);
+}
+
+/** A handler's promise run to its end inside this invocation (web/jobs.js); other values as they are. */
+function awaited(result, command) {
+  if (result === null || (typeof result !== 'object' && typeof result !== 'function') || typeof result.then !== 'function') {
+    return result;
+  }
+  const out = settle(result);
+  if (out === undefined) {
     throw new Failure(
       'bad_result',
-      `command '${command}' returned a Promise; handlers must be synchronous (capability calls are synchronous, no await needed)`,
+      `command '${command}' returned a promise that never settled: it waits for something a skill cannot have (a timer, an engine-native promise)`,
     );
   }
-  return toJson(result, command);
+  if (!out.ok) throw out.error;
+  return out.value;
+}
+
+function drainQuietly() {
+  try {
+    drainJobs();
+  } catch {
+    // a job that throws past its own handlers cannot change the result any more
+  }
 }
 
 function toJson(value, command) {
@@ -172,36 +209,5 @@ function describe(v) {
     return typeof s === 'string' ? s : toStr(v);
   } catch {
     return toStr(v);
-  }
-}
-
-function installClockGuards() {
-  const noClock = (what) => {
-    throw new ErrorCtor(`${what} is not available in a skill: the sandbox gives skills no clock`);
-  };
-  const RealDate = Date;
-  RealDate.now = () => noClock('Date.now()');
-  globalThis.Date = new Proxy(RealDate, {
-    construct(target, args, newTarget) {
-      if (args.length === 0) noClock('new Date()');
-      return Reflect.construct(target, args, newTarget);
-    },
-    apply() {
-      return noClock('Date()');
-    },
-  });
-  const perf = globalThis.performance;
-  if (typeof perf === 'object' && perf !== null) {
-    const now = { value: () => noClock('performance.now()'), configurable: true, writable: true };
-    try {
-      Object.defineProperty(perf, 'now', now);
-    } catch {
-      // QuickJS: `now` is non-configurable, but the global binding is writable.
-      try {
-        Object.defineProperty(globalThis, 'performance', { value: Object.create(perf, { now }), configurable: true, writable: true });
-      } catch {
-        // leave it: it traps, which the host survives
-      }
-    }
   }
 }

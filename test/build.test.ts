@@ -24,7 +24,13 @@ import { transpileComponent } from '../src/build/transpile.js';
 import { BuildError } from '../src/errors.js';
 import { ensureWasmFeatures } from '../src/sandbox/wasm-features.js';
 
-const SKILL_IMPORTS = ['agentos:skill/fs@0.1.0', 'agentos:skill/log@0.1.0', 'agentos:skill/net@0.1.0', 'agentos:skill/types@0.1.0'];
+const SKILL_IMPORTS = [
+  'agentos:skill/clock@0.1.1',
+  'agentos:skill/fs@0.1.1',
+  'agentos:skill/log@0.1.1',
+  'agentos:skill/net@0.1.1',
+  'agentos:skill/types@0.1.1',
+];
 
 const MANIFEST = `id: test.probe
 name: Probe
@@ -146,7 +152,11 @@ async function runComponent(bytes: Uint8Array): Promise<Host> {
     },
     'agentos:skill/net': { fetch: () => denied('no network') },
     'agentos:skill/log': { log: (level: string, message: string) => logs.push(`${level} ${message}`) },
+    'agentos:skill/clock': { now: () => Math.floor(Date.now()), monotonic: () => Math.floor(performance.now()) },
   });
+  // What the worker does right after every instantiation (guest/random.js); the clock and
+  // console answer from then on.
+  expect(instance.invoke('\u0000agentos:seed', 'ab'.repeat(32))).toBe('agentos:seeded');
   return {
     logs,
     exports: out.exports,
@@ -167,7 +177,7 @@ async function runComponent(bytes: Uint8Array): Promise<Host> {
 /** The guest runtime's contract, identical for both engines. */
 async function expectProbeBehaviour(bytes: Uint8Array): Promise<void> {
   const host = await runComponent(bytes);
-  expect(host.imports.sort()).toEqual(['agentos:skill/fs', 'agentos:skill/log', 'agentos:skill/net']);
+  expect(host.imports.sort()).toEqual(['agentos:skill/clock', 'agentos:skill/fs', 'agentos:skill/log', 'agentos:skill/net']);
   expect(host.exports).toContain('invoke');
   expect(host.files).toContain('skill.js');
   expect(host.files).toContain('skill.core.wasm');
@@ -195,7 +205,10 @@ async function expectProbeBehaviour(bytes: Uint8Array): Promise<void> {
       { name: 'sub', kind: 'directory', size: 0 },
     ],
   });
-  expect(host.invoke('clock', {})).toMatchObject({ err: { kind: 'error', message: expect.stringMatching(/no clock/) } });
+  // The host's wall clock (agentos:skill/clock), whole milliseconds.
+  const clock = host.invoke('clock', {}) as { ok: number };
+  expect(Number.isInteger(clock.ok)).toBe(true);
+  expect(Math.abs(clock.ok - Date.now())).toBeLessThan(1000);
   expect(host.invoke('nope', {})).toMatchObject({
     err: { kind: 'unknown_command', message: expect.stringContaining("unknown command 'nope' (commands: greet, fail") },
   });
@@ -322,7 +335,16 @@ describe('build errors', () => {
     [
       'an interface outside the WIT package is refused',
       { 'src/index.ts': "import { get } from 'agentos:skill/secrets';\nexport const commands = { x: get };\n" },
-      [/'agentos:skill\/secrets' is not an interface of agentos:skill@0\.1\.0/],
+      [/'agentos:skill\/secrets' is not an interface of agentos:skill@0\.1\.1/],
+    ],
+    [
+      'a package that needs a Node built-in is named, with the built-in',
+      {
+        'src/index.ts': "import { load } from 'conf-loader';\nexport const commands = { x: load };\n",
+        'node_modules/conf-loader/package.json': '{"name":"conf-loader","version":"1.0.0","main":"index.js"}',
+        'node_modules/conf-loader/index.js': "const fs = require('fs');\nexports.load = () => fs.readFileSync('/etc/hosts', 'utf8');\n",
+      },
+      [/the package 'conf-loader' \(node_modules\/conf-loader\/index\.js\) needs 'fs', a Node\.js built-in/, /node_modules\/conf-loader\/index\.js:1:20: /],
     ],
     ['a missing import is reported', { 'src/index.ts': "export { commands } from './nope.js';\n" }, [/src\/index\.ts:1:\d+: Could not resolve "\.\/nope\.js"/]],
     [
@@ -394,6 +416,11 @@ describe('componentImports / assertSkillImports', () => {
     expect(() => assertSkillImports(SKILL_IMPORTS, 'x')).not.toThrow();
     expect(() => assertSkillImports([], 'x')).not.toThrow();
     expect(() => assertSkillImports(['agentos:skillz/fs@0.1.0'], 'x')).toThrow(ForbiddenImportsError);
+    // 0.1.0 components keep working; clock exists from 0.1.1 on; nothing else is served.
+    expect(() => assertSkillImports(['agentos:skill/fs@0.1.0', 'agentos:skill/log@0.1.0', 'agentos:skill/types@0.1.0'], 'x')).not.toThrow();
+    for (const bad of ['agentos:skill/clock@0.1.0', 'agentos:skill/fs@0.2.0', 'agentos:skill/shell@0.1.1', 'wasi:clocks/wall-clock@0.2.0', 'wasi:random/random@0.2.0']) {
+      expect(() => assertSkillImports([bad], 'x'), bad).toThrow(ForbiddenImportsError);
+    }
     expect(() => assertSkillImports(['env'], 'x')).toThrow(/'env'/);
   });
 

@@ -33,8 +33,11 @@ export function directImports({ onLog, netResponse } = {}) {
   // `netResponse`: a canned response for every fetch (what the guest does with one, no I/O).
   const net = { fetch: () => (netResponse ? { ...netResponse, body: netResponse.body.slice() } : fail('denied', 'stub')) };
   const log = { log: (level, message) => onLog?.(level, message) };
+  const origin = performance.now();
+  const clock = { now: () => Math.floor(Date.now()), monotonic: () => Math.floor(performance.now() - origin) };
   const imports = {};
-  for (const v of ['', '@0.1.0']) {
+  for (const v of ['', '@0.1.0', '@0.1.1']) {
+    imports[`agentos:skill/clock${v}`] = clock;
     imports[`agentos:skill/fs${v}`] = fs;
     imports[`agentos:skill/net${v}`] = net;
     imports[`agentos:skill/log${v}`] = log;

@@ -2,11 +2,15 @@
  * build-skill: a skill folder (skill.yaml + JS/TS source) -> a WebAssembly component.
  *
  * 1. bundle   esbuild bundles `entry` and its imports into one ES module. `agentos:skill/*` stay
- *             imports (normalised to `@0.1.0`), '@agentos/skills/guest' is guest/helpers.js,
- *             Node built-ins and other schemes are refused with file:line:col.
+ *             imports (normalised to `@0.1.1`), '@agentos/skills/guest' is guest/helpers.js,
+ *             Node built-ins and other schemes are refused with file:line:col and the package.
  *             guest/runtime.js is put in front: it exports `invoke`, dispatches to the skill's
  *             `commands` (or its own raw `invoke`) and turns anything thrown into an err string
  *             (format: src/build/guest-failure.ts), so nothing a skill throws traps the instance.
+ *             It also installs the web platform's basics (guest/web/*.js); the web globals a
+ *             skill mentions (fetch, URL...) are added after it, where the engine lacks them.
+ *             async functions are lowered to generators so that their promises settle inside
+ *             the invocation (guest/web/jobs.js).
  * 2. compile  QuickJS (componentize-qjs, sync runtime, WASI stubbed: about 1 s, 1.6 MB) or
  *             StarlingMonkey (componentize-js with every WASI feature disabled: 10-20 s, 12 MB).
  * 3. check    the component imports nothing but `agentos:skill/*`.
@@ -58,8 +62,11 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const WIT_FILE = path.join(PACKAGE_ROOT, 'wit', 'skill.wit');
 const GUEST_RUNTIME = path.join(PACKAGE_ROOT, 'guest', 'runtime.js');
 const GUEST_HELPERS = path.join(PACKAGE_ROOT, 'guest', 'helpers.js');
-const WIT_VERSION = '0.1.0';
-const INTERFACES = ['net', 'fs', 'log', 'types'];
+const GUEST_WEB = path.join(PACKAGE_ROOT, 'guest', 'web');
+const WIT_VERSION = '0.1.1';
+/** Versions of agentos:skill a skill's source may name; all are served as WIT_VERSION. */
+const ACCEPTED_VERSIONS = ['0.1.0', '0.1.1'];
+const INTERFACES = ['net', 'fs', 'log', 'types', 'clock'];
 const ALL_SM_FEATURES = ['stdio', 'random', 'clocks', 'http', 'fetch-event'] as const;
 
 export async function buildSkill(dir: string, opts: BuildOptions = {}): Promise<BuildResult> {
@@ -77,7 +84,7 @@ export async function buildSkill(dir: string, opts: BuildOptions = {}): Promise<
   progress({ step: 'manifest', detail: `${manifest.id} ${manifest.version} (${engine})` });
 
   let t = performance.now();
-  const { js, map } = await bundle(skillDir, manifest);
+  const { js, map } = await bundle(skillDir, manifest, engine);
   progress({ step: 'bundle', detail: `${kb(js.length)} of JS`, ms: elapsed(t) });
 
   t = performance.now();
@@ -128,7 +135,30 @@ interface Bundle {
   inputs: string[];
 }
 
-async function bundle(skillDir: string, manifest: SkillManifest): Promise<Bundle> {
+/**
+ * Web globals installed only when the skill's bundle mentions them, per engine: the module that
+ * installs them, and the names that pull it in. StarlingMonkey's own TextEncoder/TextDecoder,
+ * URL, URLSearchParams, atob/btoa and structuredClone conform and stay; its fetch cannot work
+ * (the http feature is off) and its Response bodies resolve only after `invoke` has returned, so
+ * fetch/Headers/Request/Response are ours in both engines. Console, clock, Promise jobs and
+ * randomness are always installed by runtime.js.
+ */
+const WEB_MODULES: { file: string; names: string[]; engines: SkillEngine[] }[] = [
+  { file: 'encoding.js', names: ['TextEncoder', 'TextDecoder'], engines: ['quickjs'] },
+  { file: 'url.js', names: ['URL', 'URLSearchParams'], engines: ['quickjs'] },
+  { file: 'clone.js', names: ['structuredClone'], engines: ['quickjs'] },
+  { file: 'base64.js', names: ['atob', 'btoa'], engines: ['quickjs'] },
+  { file: 'fetch.js', names: ['fetch', 'Headers', 'Request', 'Response'], engines: ['quickjs', 'starlingmonkey'] },
+];
+
+/** The guest/web modules a bundle needs: the name appears in it as an identifier or property. */
+export function webModulesFor(js: string, engine: SkillEngine): string[] {
+  return WEB_MODULES.filter((m) => m.engines.includes(engine) && m.names.some((n) => new RegExp(`(?<![\\w$])${n}(?![\\w$])`).test(js))).map(
+    (m) => path.join(GUEST_WEB, m.file),
+  );
+}
+
+async function bundle(skillDir: string, manifest: SkillManifest, engine: SkillEngine = 'quickjs'): Promise<Bundle> {
   const ctx = { skillId: manifest.id };
   if (!manifest.entry) {
     throw new BuildError(`${manifest.id}: skill.yaml has no 'entry' (the JS/TS source to build)`, ctx);
@@ -153,7 +183,12 @@ async function bundle(skillDir: string, manifest: SkillManifest): Promise<Bundle
     legalComments: 'none',
     charset: 'utf8',
     metafile: true,
-    plugins: [skillImportsPlugin()],
+    // Promise jobs only run inside an invocation if async code takes its promises from the
+    // global Promise (guest/web/jobs.js): lower async functions and generators to generators.
+    supported: { 'async-await': false, 'async-generator': false, 'for-await': false },
+    // What browser bundles of npm packages assume.
+    define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
+    plugins: [skillImportsPlugin(skillDir)],
   };
 
   // Pass 1: the skill alone, to learn its exports (and report syntax errors against its files).
@@ -171,10 +206,14 @@ async function bundle(skillDir: string, manifest: SkillManifest): Promise<Bundle
     );
   }
 
-  // Pass 2: the runtime in front of the skill.
+  // Pass 2: the runtime and the web globals the skill mentions in front of the skill.
+  const skillJs = alone.outputFiles?.find((f) => f.path.endsWith('.js'))?.text ?? '';
+  const web = webModulesFor(skillJs, engine);
   const wrapper =
-    `import { run } from ${JSON.stringify(GUEST_RUNTIME)};\n` +
+    `import { run, settleModule } from ${JSON.stringify(GUEST_RUNTIME)};\n` +
+    web.map((f) => `import ${JSON.stringify(f)};\n`).join('') +
     `import * as skill from ${JSON.stringify(entry)};\n` +
+    `settleModule();\n` +
     `export function invoke(command, args) { return run(skill, command, args); }\n`;
   const out = await runEsbuild(
     {
@@ -212,7 +251,7 @@ export async function skillSources(dir: string): Promise<string[] | undefined> {
   const skillDir = path.resolve(dir);
   try {
     const { manifest, file } = await loadManifest(skillDir);
-    const { inputs } = await bundle(skillDir, manifest);
+    const { inputs } = await bundle(skillDir, manifest, manifest.engine ?? 'quickjs');
     return [file, WIT_FILE, ...inputs];
   } catch {
     return undefined;
@@ -250,10 +289,12 @@ export function formatMessages(messages: esbuild.Message[], skillDir: string): s
 }
 
 const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-const INTERFACE_RE = new RegExp(`^agentos:skill/(${INTERFACES.join('|')})(@${WIT_VERSION.replaceAll('.', '\\.')})?$`);
+const INTERFACE_RE = new RegExp(
+  `^agentos:skill/(${INTERFACES.join('|')})(@(?:${ACCEPTED_VERSIONS.map((v) => v.replaceAll('.', '\\.')).join('|')}))?$`,
+);
 
 /** What a skill may import besides its own files and pure-JS packages. */
-function skillImportsPlugin(): esbuild.Plugin {
+function skillImportsPlugin(skillDir: string): esbuild.Plugin {
   return {
     name: 'agentos-skill-imports',
     setup(b) {
@@ -261,12 +302,12 @@ function skillImportsPlugin(): esbuild.Plugin {
       b.onResolve({ filter: /^[a-zA-Z][a-zA-Z0-9+.-]*:/ }, (args) => {
         const m = INTERFACE_RE.exec(args.path);
         if (m) return { path: `agentos:skill/${m[1]}@${WIT_VERSION}`, external: true };
-        if (args.path.startsWith('node:')) return { errors: [{ text: nodeMessage(args.path) }] };
+        if (args.path.startsWith('node:')) return { errors: [{ text: nodeMessage(args.path, args.importer, skillDir) }] };
         if (args.path.startsWith('agentos:')) {
           return {
             errors: [
               {
-                text: `'${args.path}' is not an interface of agentos:skill@${WIT_VERSION}; a skill can import agentos:skill/net, agentos:skill/fs and agentos:skill/log`,
+                text: `'${args.path}' is not an interface of agentos:skill@${WIT_VERSION}; a skill can import agentos:skill/net, agentos:skill/fs, agentos:skill/log and agentos:skill/clock`,
               },
             ],
           };
@@ -280,18 +321,30 @@ function skillImportsPlugin(): esbuild.Plugin {
         };
       });
       b.onResolve({ filter: /^[^./]/ }, (args) => {
-        if (NODE_BUILTINS.has(args.path)) return { errors: [{ text: nodeMessage(args.path) }] };
+        if (NODE_BUILTINS.has(args.path)) return { errors: [{ text: nodeMessage(args.path, args.importer, skillDir) }] };
         return undefined;
       });
     },
   };
 }
 
-function nodeMessage(spec: string): string {
+function nodeMessage(spec: string, importer: string, skillDir: string): string {
+  const pkg = packageOf(importer);
+  const who = pkg ? `the package '${pkg}' (${path.relative(skillDir, importer)}) needs '${spec}', a Node.js built-in` : `'${spec}' is a Node.js built-in`;
   return (
-    `'${spec}' is a Node.js built-in; a skill runs in a WebAssembly sandbox without Node. ` +
-    `Use agentos:skill/fs, agentos:skill/net and agentos:skill/log (or '@agentos/skills/guest')`
+    `${who}; a skill runs in a WebAssembly sandbox without Node. ` +
+    `Use agentos:skill/fs, agentos:skill/net and agentos:skill/log (or '@agentos/skills/guest', or the web globals: fetch, URL, TextEncoder, crypto...)` +
+    (pkg ? `, or a version of '${pkg}' built for browsers` : '')
   );
+}
+
+/** The npm package a file belongs to ('@scope/name' or 'name'), from its node_modules path. */
+export function packageOf(file: string): string | undefined {
+  const parts = file.split(/[\\/]/);
+  const i = parts.lastIndexOf('node_modules');
+  if (i < 0 || i + 1 >= parts.length) return undefined;
+  const first = parts[i + 1] as string;
+  return first.startsWith('@') && i + 2 < parts.length ? `${first}/${parts[i + 2]}` : first;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ export class ForbiddenImportsError extends Error {
   constructor(forbidden: string[], where: string) {
     super(
       `${where} imports ${forbidden.map((i) => `'${i}'`).join(', ')}; a skill may import only ` +
-        `${ALLOWED_IMPORT_PREFIX}* interfaces (net, fs, log, types)`,
+        `${ALLOWED_IMPORT_PREFIX}* interfaces (net, fs, log, types at 0.1.0 or 0.1.1; clock at 0.1.1)`,
     );
     this.name = 'ForbiddenImportsError';
     this.forbidden = forbidden;
@@ -39,9 +39,29 @@ export async function componentImports(bytes: Uint8Array): Promise<string[]> {
   return importsFromWit(await componentWit(bytes));
 }
 
-/** Throws ForbiddenImportsError naming every import outside `agentos:skill/*`. */
+/**
+ * The interfaces of every agentos:skill version the host serves: 0.1.0, and 0.1.1, which added
+ * `clock`. Anything else (a wasi:* interface, an interface no version has) is refused.
+ */
+const SKILL_INTERFACES: Record<string, string[]> = {
+  types: ['0.1.0', '0.1.1'],
+  net: ['0.1.0', '0.1.1'],
+  fs: ['0.1.0', '0.1.1'],
+  log: ['0.1.0', '0.1.1'],
+  clock: ['0.1.1'],
+};
+
+/** True if the host can satisfy this import name. */
+export function isSkillImport(name: string): boolean {
+  const m = /^agentos:skill\/([a-z][a-z0-9-]*)(?:@(\d+\.\d+\.\d+))?$/.exec(name);
+  if (!m) return false;
+  const versions = SKILL_INTERFACES[m[1] as string];
+  return versions !== undefined && (m[2] === undefined || versions.includes(m[2]));
+}
+
+/** Throws ForbiddenImportsError naming every import the host does not serve. */
 export function assertSkillImports(imports: string[], where: string): void {
-  const forbidden = imports.filter((i) => !i.startsWith(ALLOWED_IMPORT_PREFIX));
+  const forbidden = imports.filter((i) => !isSkillImport(i));
   if (forbidden.length > 0) throw new ForbiddenImportsError(forbidden, where);
 }
 

@@ -134,13 +134,26 @@ const logImports = {
   },
 };
 
-// jco's instantiation code looks imports up without the version; provide both spellings.
+/**
+ * agentos:skill/clock (0.1.1): served here, in the worker, with no channel round trip. Both clocks
+ * are floored to whole milliseconds (timing side channels: the guest shares this process with
+ * the host and other skills). The monotonic clock counts from the instance's creation, so it
+ * tells nothing about how long this worker has lived.
+ */
+let instanceOrigin = performance.now();
+const clockImports = {
+  now: () => Math.floor(Date.now()),
+  monotonic: () => Math.floor(performance.now() - instanceOrigin),
+};
+
+// jco's instantiation code looks imports up without the version; provide every spelling.
 const imports: Record<string, Record<string, unknown>> = {};
-for (const v of ['', '@0.1.0']) {
+for (const v of ['', '@0.1.0', '@0.1.1']) {
   imports[`agentos:skill/fs${v}`] = fsImports;
   imports[`agentos:skill/net${v}`] = netImports;
   imports[`agentos:skill/log${v}`] = logImports;
   imports[`agentos:skill/types${v}`] = {};
+  imports[`agentos:skill/clock${v}`] = clockImports;
 }
 
 // ---- the instance ----
@@ -159,6 +172,7 @@ let seedable = true;
 
 function instantiateGuest(): void {
   memories.length = 0;
+  instanceOrigin = performance.now();
   guest = instantiate((name) => {
     const m = boot.modules[name];
     if (!m) throw new Error(`core module ${name} missing`);

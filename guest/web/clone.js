@@ -1,0 +1,14 @@
+// structuredClone where the engine has none (QuickJS): @ungap/structured-clone (the HTML
+// structured serialisation: Date, RegExp, Map, Set, typed arrays, errors, cycles).
+import structuredCloneImpl from '@ungap/structured-clone';
+
+if (typeof globalThis.structuredClone !== 'function') {
+  Object.defineProperty(globalThis, 'structuredClone', {
+    value: function structuredClone(value, options) {
+      // The web's structuredClone refuses functions and symbols (DataCloneError).
+      return structuredCloneImpl(value, { lossy: false, ...(options ?? {}) });
+    },
+    configurable: true,
+    writable: true,
+  });
+}
