@@ -689,6 +689,7 @@ export class SkillRegistry {
       })
       .immediate();
     if (!removed) throw new SkillNotEnabledError('not_installed', { skillId: id });
+    this.parsed.delete(id);
     this.collectComponent(removed.componentHash);
     this.audit.record({ type: 'uninstalled', skillId: id, meta: { version: removed.version, componentHash: removed.componentHash } });
     return removed;

@@ -8,7 +8,6 @@
  * components) so a 5000-line flood cannot be mistaken for a timeout on this loaded 2-core
  * machine, and tightens `spin` per invocation with `timeoutMs: 1000`.
  */
-import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   PermissionDeniedError,
@@ -20,7 +19,7 @@ import {
 } from '../../src/index.js';
 import type { LogLine } from '../../src/sandbox/protocol.js';
 import type { AuditEvent } from '../../src/types.js';
-import { host, removeTempDirs, type Host } from '../helpers.js';
+import { host, removeTempDirs, tempDir, type Host } from '../helpers.js';
 import { allEvents, ENGINES, failure, probeAs, roomyCopy, invokerOn } from './support.js';
 
 /**
@@ -31,7 +30,8 @@ import { allEvents, ENGINES, failure, probeAs, roomyCopy, invokerOn } from './su
 let base: Host;
 let fsRoot: string;
 beforeAll(async () => {
-  fsRoot = tmpdir();
+  // Not tmpdir() itself: the store's home lies in it, and no root may contain the host's own files.
+  fsRoot = await tempDir('agentos-iso-root-');
   const probe = await probeAs('test.iso-probe', (m) => {
     m.requires.permissions.fs.paths = [fsRoot];
   });
