@@ -9,6 +9,10 @@
  * under it are denied as outside the roots, and the denial says which roots were unusable.
  * Creating the directory later does not make it usable for this capability instance (a root's
  * meaning must not change under a running skill; create the roots before starting the host).
+ * The host's own directories (`protectedPaths`: agentos home, store, cache, host package) are
+ * carved out of every root: a root inside one is unusable, and any path inside one is denied
+ * (`fs.protected_path`) even under a root that contains it, including what an opened descriptor
+ * turns out to be.
  *
  * ## Resolution (what the guard decides on)
  * - Follow ops (read-file, write-file, list-dir, make-dir): `realpath` of the whole path, so
@@ -124,6 +128,11 @@ export interface FsCapabilityOptions {
   /** The host policy's allowedRoots / deniedPaths, re-checked on the canonical roots. */
   allowedRoots?: string[] | undefined;
   deniedPaths?: string[] | undefined;
+  /**
+   * Directories the host keeps for itself (registry.protectedPaths): a root inside one is not
+   * usable, and every path inside one is denied even under a root that contains it.
+   */
+  protectedPaths?: readonly string[] | undefined;
 }
 
 export const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
@@ -230,7 +239,10 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
     rs = { usable: [], unusable: policy.roots.map((r) => `${JSON.stringify(r)} (cannot be resolved)`) };
   }
   const usable = rs.usable;
-  const insideRoots = (real: string): boolean => usable.some((root) => isWithinRoot(root, real));
+  const protectedDirs = (opts.protectedPaths ?? []).map((p) => resolveLenient(p).candidate);
+  // Also used on what an opened descriptor really is: a protected directory is never "inside".
+  const insideRoots = (real: string): boolean =>
+    usable.some((root) => isWithinRoot(root, real)) && !protectedDirs.some((p) => isWithinRoot(p, real));
 
   function denied(op: FsOperation, shown: string, rule: string, reason: string): Fail {
     const denial: Denial = { capability: 'fs', target: shown, operation: op, reason, rule };
@@ -252,7 +264,7 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
     const syntax = checkPathSyntax(path);
     if (syntax) return fail('invalid', syntax.reason);
     const r = follow || followsAnyway(path) ? resolveLenient(path) : resolveParent(path);
-    const d = decideFs({ read: policy.read, write: policy.write, roots: usable }, op, r.candidate, path);
+    const d = decideFs({ read: policy.read, write: policy.write, roots: usable, protected: protectedDirs }, op, r.candidate, path);
     if (!d.allow) return fromDecision(op, path, d);
     return r;
   }
@@ -714,6 +726,7 @@ function canonicalRoots(roots: readonly string[], opts: FsCapabilityOptions): Ro
   const canonList = (list: string[] | undefined): string[] | undefined => list?.map((p) => resolveLenient(p).candidate);
   const allowedRoots = canonList(opts.allowedRoots);
   const deniedPaths = canonList(opts.deniedPaths);
+  const protectedDirs = canonList(opts.protectedPaths ? [...opts.protectedPaths] : undefined) ?? [];
   for (const root of roots) {
     const q = JSON.stringify(root);
     if (checkPathSyntax(root)) {
@@ -725,6 +738,10 @@ function canonicalRoots(roots: readonly string[], opts: FsCapabilityOptions): Ro
       real = realpath(root);
     } catch (e) {
       unusable.push(`${q} (${errnoCode(e) === 'ENOENT' ? 'does not exist' : 'cannot be resolved'})`);
+      continue;
+    }
+    if (protectedDirs.some((p) => isWithinRoot(p, real))) {
+      unusable.push(`${q} (inside a directory the host keeps for itself)`);
       continue;
     }
     if (allowedRoots || deniedPaths) {

@@ -16,7 +16,7 @@ export const SEED_ACK = 'agentos:seeded';
 export interface WorkerBoot {
   sab: SharedArrayBuffer;
   port: import('node:worker_threads').MessagePort;
-  /** file: URL of the transpiled instantiation module. */
+  /** URL of the transpiled instantiation module: a data: URL of the bytes the loader verified. */
   jsUrl: string;
   /** Core modules compiled in the main thread, by the file name the JS asks for. */
   modules: Record<string, WebAssembly.Module>;
