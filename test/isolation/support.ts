@@ -154,13 +154,13 @@ export interface ChildRun {
 }
 
 /**
- * Runs test/isolation/child-host.mjs (which imports dist/index.js) in a fresh Node process and
+ * Runs test/isolation/child-host.mjs (or `script`; it imports dist/index.js) in a fresh Node process and
  * waits for it to exit ON ITS OWN; after `killAfterMs` the test kills it and says so.
  */
-export function runChild(mode: string, killAfterMs = 30_000): Promise<ChildRun> {
+export function runChild(mode: string, killAfterMs = 30_000, script = CHILD_SCRIPT): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [CHILD_SCRIPT, mode], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, mode], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let closedAt: number | undefined;
