@@ -34,13 +34,21 @@ async function copySkill(name, edit) {
   return dir;
 }
 
+/** `s` in at most `max` characters: cut at the last word boundary that keeps most of it, with an ellipsis. */
+function clip(s, max) {
+  if (s.length <= max) return s;
+  const head = s.slice(0, max - 1);
+  const cut = Math.max(head.lastIndexOf(' '), head.lastIndexOf(','));
+  return `${cut > max * 0.6 ? head.slice(0, cut) : head}…`;
+}
+
 async function step(title, fn) {
   try {
     const out = await fn();
-    console.log(`  ${green('yes')}  ${title}${out === undefined ? '' : dim(`  -> ${JSON.stringify(out).slice(0, 110)}`)}`);
+    console.log(`  ${green('yes')}  ${title}${out === undefined ? '' : dim(`  -> ${clip(JSON.stringify(out), 110)}`)}`);
   } catch (e) {
     const detail = e.code ? `${e.code}: ${e.message}` : String(e);
-    console.log(`  ${red(' no')}  ${title}${dim(`  -> ${e.constructor?.name ?? 'Error'} ${detail.slice(0, 150)}`)}`);
+    console.log(`  ${red(' no')}  ${title}${dim(`  -> ${e.constructor?.name ?? 'Error'} ${clip(detail, 150)}`)}`);
   }
 }
 
@@ -132,7 +140,7 @@ try {
   console.log(bold('\naudit trail (oldest first)'));
   for (const e of registry.auditEvents({ limit: 50 }).reverse()) {
     if (['installed', 'enabled', 'disabled'].includes(e.type)) continue;
-    console.log(`  ${dim(e.at.slice(11, 23))}  ${e.type.padEnd(18)} ${(e.skillId ?? '').padEnd(14)} ${e.capability ?? ''} ${e.operation ?? ''} ${dim((e.target ?? e.reason ?? '').slice(0, 60))}`);
+    console.log(`  ${dim(e.at.slice(11, 23))}  ${e.type.padEnd(18)} ${(e.skillId ?? '').padEnd(14)} ${e.capability ?? ''} ${e.operation ?? ''} ${dim(clip(e.target ?? e.reason ?? '', 60))}`);
   }
   console.log('');
 } finally {
