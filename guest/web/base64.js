@@ -1,4 +1,4 @@
-// atob / btoa where the engine has none: abab (jsdom's, per the HTML Standard), throwing
+// atob / btoa where the engine has none or a non-conforming pair: abab (jsdom's, per the HTML Standard), throwing
 // InvalidCharacterError as browsers do where abab returns null.
 import { atob as ababAtob, btoa as ababBtoa } from 'abab';
 
@@ -23,8 +23,22 @@ const impl = {
   },
 };
 
-for (const name of ['atob', 'btoa']) {
-  if (typeof globalThis[name] !== 'function') {
+/** The engine's own pair, if it throws what the web throws (StarlingMonkey throws RangeError). */
+function nativeConforms() {
+  if (typeof globalThis.atob !== 'function' || typeof globalThis.btoa !== 'function') return false;
+  for (const f of [() => globalThis.atob('a'), () => globalThis.btoa('\u20ac')]) {
+    try {
+      f();
+      return false;
+    } catch (e) {
+      if (!e || e.name !== 'InvalidCharacterError') return false;
+    }
+  }
+  return true;
+}
+
+if (!nativeConforms()) {
+  for (const name of ['atob', 'btoa']) {
     Object.defineProperty(globalThis, name, { value: impl[name], configurable: true, writable: true });
   }
 }

@@ -6,7 +6,13 @@ if (typeof globalThis.structuredClone !== 'function') {
   Object.defineProperty(globalThis, 'structuredClone', {
     value: function structuredClone(value, options) {
       // The web's structuredClone refuses functions and symbols (DataCloneError).
-      return structuredCloneImpl(value, { lossy: false, ...(options ?? {}) });
+      try {
+        return structuredCloneImpl(value, { lossy: false, ...(options ?? {}) });
+      } catch (e) {
+        const err = new Error(`structuredClone: ${e && e.message ? e.message : 'the value cannot be cloned'}`);
+        err.name = 'DataCloneError';
+        throw err;
+      }
     },
     configurable: true,
     writable: true,

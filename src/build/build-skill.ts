@@ -138,7 +138,8 @@ interface Bundle {
 /**
  * Web globals installed only when the skill's bundle mentions them, per engine: the module that
  * installs them, and the names that pull it in. StarlingMonkey's own TextEncoder/TextDecoder,
- * URL, URLSearchParams, atob/btoa and structuredClone conform and stay; its fetch cannot work
+ * URL, URLSearchParams and structuredClone conform and stay; its atob/btoa throw RangeError
+ * instead of InvalidCharacterError, so base64.js replaces a pair that fails that probe; its fetch cannot work
  * (the http feature is off) and its Response bodies resolve only after `invoke` has returned, so
  * fetch/Headers/Request/Response are ours in both engines. Console, clock, Promise jobs and
  * randomness are always installed by runtime.js.
@@ -147,7 +148,7 @@ const WEB_MODULES: { file: string; names: string[]; engines: SkillEngine[] }[] =
   { file: 'encoding.js', names: ['TextEncoder', 'TextDecoder'], engines: ['quickjs'] },
   { file: 'url.js', names: ['URL', 'URLSearchParams'], engines: ['quickjs'] },
   { file: 'clone.js', names: ['structuredClone'], engines: ['quickjs'] },
-  { file: 'base64.js', names: ['atob', 'btoa'], engines: ['quickjs'] },
+  { file: 'base64.js', names: ['atob', 'btoa'], engines: ['quickjs', 'starlingmonkey'] },
   { file: 'fetch.js', names: ['fetch', 'Headers', 'Request', 'Response'], engines: ['quickjs', 'starlingmonkey'] },
 ];
 
