@@ -14,6 +14,7 @@
  *    as a typed `malformed` header, never a throw.
  * 3. The fs capability: list-dir stops reading at the cap, and long operations yield to the
  *    event loop.
+ * 4. A real worker thread fed an unreadable reply reports a typed failure and lives on.
  */
 import * as nodeFs from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -29,8 +30,9 @@ import {
   HARD_MAX_HEADER_BYTES,
   HARD_MAX_MESSAGE_BYTES,
 } from '../../src/sandbox/channel.js';
-import { removeTempDirs, tempDir } from '../helpers.js';
-import { ISOLATION, runChild, type ChildRun } from './support.js';
+import { SkillWorker } from '../../src/sandbox/skill-worker.js';
+import { host, removeTempDirs, SKILLS, tempDir, type Host } from '../helpers.js';
+import { ISOLATION, roomyCopy, runChild, type ChildRun } from './support.js';
 
 const MiB = 1024 * 1024;
 
@@ -282,5 +284,47 @@ describe('fs capability: list-dir capped while reading, long operations yield to
     // Either it finished within its first slice, or it saw the abort at the first yield.
     if (!r.ok) expect(r.error).toEqual({ tag: 'failed', val: 'the invocation was aborted' });
     else expect(r.value.length).toBe(3000);
+  });
+});
+
+describe('a real worker thread given an unreadable reply: typed failure, the thread lives on', () => {
+  let h: Host;
+  beforeAll(async () => {
+    h = await host([await roomyCopy(SKILLS.hostile)]);
+  }, 120_000);
+  afterAll(() => h?.close());
+
+  it('the guest gets `failed`, the invocation ends as kind "channel" (not a crash), and the same worker runs the next invocation', async () => {
+    const skill = h.loader.get('test.hostile')!;
+    const w = new SkillWorker('t', skill.prepared, { freshInstance: true, maxLogLines: 10, maxLogBytes: 1000, maxResultBytes: 1 << 20 });
+    await w.ready;
+    try {
+      // Replace every reply with bytes that are not JSON, written where a reply would be.
+      const ch = (w as unknown as { channel: { send: (m: unknown) => void; ctrl: Int32Array; data: Buffer } }).channel;
+      const realSend = ch.send.bind(ch);
+      let calls = 0;
+      ch.send = (m: { header: { t?: string } }) => {
+        if (m.header.t !== 'reply') return realSend(m);
+        calls++;
+        const n = ch.data.write('{"t":"reply","ok":tru', 0, 'utf8');
+        ch.ctrl[2] = 0; // VIA inline
+        ch.ctrl[3] = n; // JSON_LEN
+        ch.ctrl[4] = 0; // BIN_LEN
+        Atomics.add(ch.ctrl, 0, 1); // SEQ_TO_WORKER
+        Atomics.notify(ch.ctrl, 0);
+      };
+      const handler = async () => ({ reply: { t: 'reply' as const, ok: true, v: { name: 'x', kind: 'file', size: 0 } } });
+      const out = await w.run({ t: 'invoke', command: 'io-loop', args: JSON.stringify({ op: 'stat', path: '/x', n: 3 }) }, handler, new AbortController().signal);
+      expect(calls).toBe(3);
+      expect(out).toMatchObject({ kind: 'done', done: { ok: false, kind: 'channel' } });
+      expect(out.kind === 'done' && !out.done.ok && out.done.message).toMatch(/not JSON/);
+      expect(w.alive).toBe(true);
+
+      ch.send = realSend;
+      const next = await w.run({ t: 'invoke', command: 'ok', args: '{"again":true}' }, handler, new AbortController().signal);
+      expect(next).toMatchObject({ kind: 'done', done: { ok: true, result: '{"again":true}' } });
+    } finally {
+      await w.terminate();
+    }
   });
 });
