@@ -78,10 +78,12 @@
  * The cost: the event loop is blocked while a system call runs (all other skills' host calls,
  * timers and the MCP/CLI front end wait meanwhile). The operations that make many calls or move
  * many bytes are bounded and sliced so one host call never holds the loop for more than a few
- * ms (measured before: 16 MiB write ~96 ms, 1000-component make-dir ~310 ms, list-dir of 200k
- * entries ~1.4 s): reads and writes go in 1 MiB / 256 KiB system calls, list-dir reads at most
- * `maxDirEntries` + 1 names and lstats them, make-dir creates one component at a time, each
- * yielding to the event loop every SLICE_MS (time-slice.ts).
+ * ms (measured here without slicing: list-dir of 200k entries ~1.4 s, make-dir of 1000
+ * components 0.1-0.3 s, a 16 MiB write 5-96 ms): reads and writes go in 1 MiB / 256 KiB system
+ * calls, list-dir reads at most `maxDirEntries` + 1 names and lstats them, make-dir creates one
+ * component at a time, each yielding to the event loop every SLICE_MS (time-slice.ts). One
+ * system call is not divided: on a healthy local disk that is microseconds (under heavy load
+ * here, an ext4 mkdir reached ~10 ms).
  * Operators: do not put a root on a slow or unreliable network filesystem (NFS, SMB, sshfs, any
  * FUSE mount): a stalled server blocks the whole host's event loop for as long as that call
  * takes, where the asynchronous version only stalled thread-pool threads.
