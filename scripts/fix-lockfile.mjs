@@ -60,6 +60,11 @@ for (const [at, entry] of Object.entries(pkgs)) {
   }
 }
 
-lock.packages = Object.fromEntries(Object.entries(pkgs).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)));
-writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
+// Nothing to add: leave npm's own bytes alone, so the lockfile stays exactly what npm writes.
+if (added > 0) {
+  // npm orders entries with an 'en' locale comparison (@isaacs/string-locale-compare), the root first.
+  const collator = new Intl.Collator('en');
+  lock.packages = Object.fromEntries(Object.entries(pkgs).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : collator.compare(a, b))));
+  writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
+}
 console.log(`fix-lockfile: added ${added} platform-only optional entries`);
