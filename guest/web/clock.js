@@ -2,8 +2,7 @@
 // served by the worker without a round trip to the main thread, in whole milliseconds).
 //
 // Until the host has seeded the instance (random.js), the module is being initialised at build
-// time (Wizer snapshot): there is no host to ask, so reading a clock throws and the build names
-// the line. Reading it inside a command always works.
+// time (Wizer snapshot): there is no host to ask (see BUILD_TIME below).
 
 import { monotonic, now } from 'agentos:skill/clock@0.1.1';
 
@@ -14,18 +13,18 @@ export function clockLive() {
   live = true;
 }
 
-function wall(what) {
-  if (!live) {
-    throw new Error(
-      `${what} while the skill's module is initialised at build time: its state is snapshotted into the component, so there is no clock yet; read the clock inside a command`,
-    );
-  }
-  return now();
+// While the module is initialised at build time (libraries such as lodash-es read the clock as
+// they load) the clock stands still at the build's time, which build-skill writes in; the
+// snapshot keeps whatever was computed from it.
+/* global __AGENTOS_BUILD_TIME__ */
+const BUILD_TIME = typeof __AGENTOS_BUILD_TIME__ === 'number' ? __AGENTOS_BUILD_TIME__ : 0;
+
+function wall() {
+  return live ? now() : BUILD_TIME;
 }
 
-function mono(what) {
-  if (!live) wall(what);
-  return monotonic();
+function mono() {
+  return live ? monotonic() : 0;
 }
 
 export function installClock() {

@@ -188,7 +188,8 @@ async function bundle(skillDir: string, manifest: SkillManifest, engine: SkillEn
     // global Promise (guest/web/jobs.js): lower async functions and generators to generators.
     supported: { 'async-await': false, 'async-generator': false, 'for-await': false },
     // What browser bundles of npm packages assume.
-    define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
+    // __AGENTOS_BUILD_TIME__: what the clock reads while the module initialises (guest/web/clock.js).
+    define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis', __AGENTOS_BUILD_TIME__: String(Date.now()) },
     plugins: [skillImportsPlugin(skillDir)],
   };
 
