@@ -7,7 +7,7 @@
  * query parameters (`redactUrlsInText`).
  */
 
-import type Database from 'better-sqlite3';
+import type { SqlDatabase, SqlStatement } from './store/sqlite.js';
 import type pino from 'pino';
 import type { AuditEvent, AuditEventInput, AuditEventType, AuditLogger, AuditQuery } from './types.js';
 import { lazyRequire } from './lazy.js';
@@ -284,16 +284,16 @@ function rowToEvent(r: AuditRow): AuditEvent {
 }
 
 export class AuditTrail {
-  readonly db: Database.Database;
+  readonly db: SqlDatabase;
   /** The queue rows are written through (short busy bound, retried with backoff; see store-writer.ts). */
   readonly writer: StoreWriter;
   private readonly logger: AuditLogger | undefined;
-  private readonly insertStmt: Database.Statement;
+  private readonly insertStmt: SqlStatement;
   private readonly retention: AuditRetention | undefined;
   private sincePrune = 0;
   private pruneTimer: NodeJS.Timeout | undefined;
 
-  constructor(db: Database.Database, opts: AuditTrailOptions = {}) {
+  constructor(db: SqlDatabase, opts: AuditTrailOptions = {}) {
     this.db = db;
     this.logger = opts.logger;
     if (opts.ensureSchema !== false) db.exec(AUDIT_SCHEMA_SQL);

@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase, type SqlDatabase } from './store/sqlite.js';
 import { AUDIT_SCHEMA_SQL, AuditTrail, DEFAULT_AUDIT_RETENTION, type AuditRetention } from './audit.js';
 import { ALLOWED_IMPORT_PREFIX, assertSkillImports, componentImports, ForbiddenImportsError } from './build/inspect-component.js';
 import { assertComponentModules } from './build/component-modules.js';
@@ -102,7 +102,7 @@ export const DEFAULT_MAX_COMPONENT_BYTES = 64 * 1024 * 1024;
 // ---------------------------------------------------------------------------------------------
 // Schema migrations. Append only: each runs once, in its own transaction, and bumps user_version.
 
-type Migration = (db: Database.Database) => void;
+type Migration = (db: SqlDatabase) => void;
 
 export const MIGRATIONS: readonly Migration[] = [
   (db) => {
@@ -162,7 +162,7 @@ export const MIGRATIONS: readonly Migration[] = [
 ];
 
 /** Bring `db` to the latest schema. Safe to call from several processes at once. */
-export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number {
+export function migrate(db: SqlDatabase, migrations: readonly Migration[] = MIGRATIONS): number {
   const current = () => db.pragma('user_version', { simple: true }) as number;
   if (current() > migrations.length) {
     throw new SkillError(
@@ -321,7 +321,7 @@ export class SkillRegistry {
    * home, store and cache, and the host package (canonical).
    */
   readonly protectedPaths: readonly ProtectedPath[];
-  private readonly db: Database.Database;
+  private readonly db: SqlDatabase;
   private readonly storeDir: string;
   private readonly logger: AuditLogger | undefined;
   private readonly stmts: ReturnType<SkillRegistry['prepareStatements']>;
@@ -350,7 +350,7 @@ export class SkillRegistry {
     this.protectedPaths = hostProtectedPaths({ home: this.home, store: this.storeDir, cache: this.cacheDir, components: this.componentsDir });
     assertPolicyClearOfProtected(this.hostPolicy, this.protectedPaths);
     removeStaleTempFiles(this.componentsDir);
-    this.db = new Database(this.path, { timeout: 5000 });
+    this.db = openDatabase(this.path, { timeoutMs: 5000 });
     try {
       this.db.pragma('busy_timeout = 5000');
       this.db.pragma('journal_mode = WAL');

@@ -14,7 +14,7 @@
  * Operator actions (install, enable, disable, uninstall, migrations) do not come through here:
  * they are synchronous calls whose caller expects the change done when they return.
  */
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from './store/sqlite.js';
 
 /** One queued write. `run` is called inside the writer's transaction. */
 export interface StoreWrite {
@@ -41,7 +41,7 @@ export const DEFAULT_ATTEMPT_BUSY_MS = 20;
 export const DEFAULT_CLOSE_BUSY_MS = 5000;
 
 export class StoreWriter {
-  private readonly db: Database.Database;
+  private readonly db: SqlDatabase;
   private readonly attemptBusyMs: number;
   private readonly closeBusyMs: number;
   private readonly maxQueue: number;
@@ -58,7 +58,7 @@ export class StoreWriter {
   private readonly droppedHooks: ((n: number) => void)[] = [];
   private readonly writtenHooks: ((batch: readonly StoreWrite[]) => void)[] = [];
 
-  constructor(db: Database.Database, opts: StoreWriterOptions = {}) {
+  constructor(db: SqlDatabase, opts: StoreWriterOptions = {}) {
     this.db = db;
     this.attemptBusyMs = opts.attemptBusyMs ?? DEFAULT_ATTEMPT_BUSY_MS;
     this.closeBusyMs = opts.closeBusyMs ?? DEFAULT_CLOSE_BUSY_MS;

@@ -1,17 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase, type SqlDatabase } from '../src/store/sqlite.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditTrail, createDefaultLogger, isSecretKey, REDACTED, redactSecrets, redactUrl, redactUrlsInText } from '../src/audit.js';
 import type { AuditEventInput } from '../src/types.js';
 
 let dir: string;
-let db: Database.Database;
+let db: SqlDatabase;
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'agentos-audit-'));
-  db = new Database(path.join(dir, 'audit.sqlite'));
+  db = openDatabase(path.join(dir, 'audit.sqlite'), { timeoutMs: 5000 });
   db.pragma('journal_mode = WAL');
 });
 afterEach(() => {
@@ -282,7 +282,7 @@ describe('AuditTrail', () => {
   it('keeps events in memory while the database is locked, and writes them afterwards', () => {
     const file = path.join(dir, 'audit.sqlite');
     new AuditTrail(db); // create the table
-    const other = new Database(file, { timeout: 10 });
+    const other = openDatabase(file, { timeoutMs: 10 });
     other.pragma('busy_timeout = 10');
     const trail = new AuditTrail(other, { ensureSchema: false });
     const { logger, calls } = spy();

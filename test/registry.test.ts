@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse as watToBinary } from '@bytecodealliance/jco';
-import Database from 'better-sqlite3';
+import { openDatabase, type SqlDatabase } from '../src/store/sqlite.js';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -162,7 +162,7 @@ describe('SkillRegistry: opening', () => {
 
   it('WAL, busy timeout, foreign keys', () => {
     registry({ home }).close();
-    const db = new Database(registryDbPath(home));
+    const db = openDatabase(registryDbPath(home), { timeoutMs: 5000 });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
   });
@@ -173,7 +173,7 @@ describe('SkillRegistry: opening', () => {
     r1.close();
     const r2 = registry({ home });
     expect(r2.schemaVersion).toBe(MIGRATIONS.length);
-    const db = new Database(r2.path);
+    const db = openDatabase(r2.path, { timeoutMs: 5000 });
     expect(migrate(db)).toBe(MIGRATIONS.length);
     expect(migrate(db)).toBe(MIGRATIONS.length);
     db.close();
@@ -181,7 +181,7 @@ describe('SkillRegistry: opening', () => {
 
   it('migrations run step by step from an older schema', () => {
     const file = path.join(tmp, 'old.sqlite');
-    const db = new Database(file);
+    const db = openDatabase(file, { timeoutMs: 5000 });
     expect(migrate(db, MIGRATIONS.slice(0, 1))).toBe(1);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'skill_usage'").get()).toBeUndefined();
     db.close();
@@ -191,10 +191,10 @@ describe('SkillRegistry: opening', () => {
   });
 
   it('a failing migration rolls back and leaves the version', () => {
-    const db = new Database(path.join(tmp, 'm.sqlite'));
+    const db = openDatabase(path.join(tmp, 'm.sqlite'), { timeoutMs: 5000 });
     const bad = [
       ...MIGRATIONS,
-      (d: Database.Database) => {
+      (d: SqlDatabase) => {
         d.exec('CREATE TABLE half (x)');
         throw new Error('boom');
       },
@@ -207,7 +207,7 @@ describe('SkillRegistry: opening', () => {
 
   it('refuses a store from a newer version', () => {
     const file = path.join(tmp, 'new.sqlite');
-    const db = new Database(file);
+    const db = openDatabase(file, { timeoutMs: 5000 });
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     db.close();
     expect(() => new SkillRegistry(file)).toThrow(/newer than this version/);

@@ -13,11 +13,12 @@
  */
 import { createRequire } from 'node:module';
 
-export type SqlValue = null | number | bigint | string | Uint8Array;
-export type SqlParams = SqlValue[] | [Record<string, SqlValue>];
+/** Positional values, or one object of named ones (`@name` in the SQL). */
+export type SqlParams = unknown[];
 
 export interface RunResult {
-  changes: number | bigint;
+  /** Numbers: neither driver is asked for BigInts. */
+  changes: number;
   lastInsertRowid: number | bigint;
 }
 
@@ -53,6 +54,7 @@ export type SqliteDriver = 'node' | 'better-sqlite3';
 export interface OpenOptions {
   /** Busy timeout of the connection, ms. */
   timeoutMs: number;
+  readonly?: boolean | undefined;
 }
 
 const require = createRequire(import.meta.url);
@@ -112,8 +114,8 @@ export function openDatabase(file: string, opts: OpenOptions): SqlDatabase {
     if (!mod) throw new Error('AGENTOS_SQLITE_DRIVER=node, but this Node.js has no node:sqlite');
     return new NodeSqliteDatabase(mod, file, opts);
   }
-  const Better = require('better-sqlite3') as new (f: string, o: { timeout: number }) => SqlDatabase;
-  return new Better(file, { timeout: opts.timeoutMs });
+  const Better = require('better-sqlite3') as new (f: string, o: { timeout: number; readonly: boolean }) => SqlDatabase;
+  return new Better(file, { timeout: opts.timeoutMs, readonly: opts.readonly === true });
 }
 
 /** The SQLite result code of a driver error (5 = SQLITE_BUSY, 6 = SQLITE_LOCKED), if any. */
@@ -162,7 +164,7 @@ class NodeSqliteDatabase implements SqlDatabase {
     readonly name: string,
     opts: OpenOptions,
   ) {
-    this.db = new mod.DatabaseSync(name, { timeout: opts.timeoutMs });
+    this.db = new mod.DatabaseSync(name, { timeout: opts.timeoutMs, readOnly: opts.readonly === true });
     // Older node:sqlite ignores the option: the pragma sets the same thing.
     this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.timeoutMs))}`);
   }

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase, type SqlDatabase } from '../../src/store/sqlite.js';
 import { parse, stringify } from 'yaml';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -539,7 +539,7 @@ describe('class 8: stored manifests are parsed once per revision', () => {
       const s = await registry.install(await helloDir());
       registry.enable(s.id);
       // What an older version could store: a 20 MB manifest.
-      const db = new Database(registry.path);
+      const db = openDatabase(registry.path, { timeoutMs: 5000 });
       const huge = JSON.stringify({ ...s.manifest, description: 'h'.repeat(20 * 1024 * 1024) });
       db.prepare("UPDATE skills SET manifest = ?, manifest_rev = 'old' WHERE id = ?").run(huge, s.id);
       db.close();

@@ -2,7 +2,7 @@
  * Class 6 of issue 10, second half: the library keeps the audit trail bounded by default (90 days,
  * 100 000 events), applied in bounded steps at open and as rows are written, on a real SQLite file.
  */
-import Database from 'better-sqlite3';
+import { openDatabase, type SqlDatabase } from '../../src/store/sqlite.js';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { AUTO_PRUNE_BATCH, DEFAULT_AUDIT_RETENTION } from '../../src/audit.js';
 import { registryDbPath } from '../../src/home.js';
@@ -17,7 +17,7 @@ const DAY = 86_400_000;
 async function seeded(rows: number, ageDays: (i: number) => number): Promise<string> {
   const home = await tempDir('agentos-retention-');
   new SkillRegistry({ home, auditRetention: false }).close();
-  const db = new Database(registryDbPath(home));
+  const db = openDatabase(registryDbPath(home), { timeoutMs: 5000 });
   const insert = db.prepare("INSERT INTO audit_events (at, type, skill_id, reason) VALUES (?, 'permission_denied', 'seed', ?)");
   const now = Date.now();
   db.transaction(() => {
@@ -28,7 +28,7 @@ async function seeded(rows: number, ageDays: (i: number) => number): Promise<str
 }
 
 function rowsOnDisk(home: string): { n: number; oldest: string | null } {
-  const db = new Database(registryDbPath(home), { readonly: true });
+  const db = openDatabase(registryDbPath(home), { timeoutMs: 5000, readonly: true });
   try {
     return db.prepare('SELECT count(*) AS n, min(at) AS oldest FROM audit_events').get() as { n: number; oldest: string | null };
   } finally {

@@ -6,7 +6,9 @@
  * or real child process holding the lock, real component in real worker threads.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import Database from 'better-sqlite3';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { openDatabase, type SqlDatabase } from '../../src/store/sqlite.js';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { AuditTrail } from '../../src/audit.js';
 import { PermissionDeniedError, SkillTimeoutError } from '../../src/errors.js';
@@ -22,7 +24,7 @@ interface Lock {
 
 /** A second connection in this process holding the write lock. */
 function connectionLock(file: string, mode: 'IMMEDIATE' | 'EXCLUSIVE'): Lock {
-  const db = new Database(file);
+  const db = openDatabase(file, { timeoutMs: 5000 });
   db.exec(`BEGIN ${mode}`);
   db.prepare("INSERT INTO audit_events (at, type, reason) VALUES (?, 'installed', 'held by the other writer')").run(new Date().toISOString());
   return {
@@ -39,12 +41,14 @@ async function processLock(file: string, holdMs = 0): Promise<Lock> {
     process.execPath,
     [
       '-e',
-      `const D = require('better-sqlite3'); const db = new D(process.argv[1]); db.exec('BEGIN EXCLUSIVE');
+      // The store's own driver (dist/store/sqlite.js), as another agentos process would open it.
+      `import(${JSON.stringify(pathToFileURL(path.resolve('dist/store/sqlite.js')).href)}).then(({ openDatabase }) => {
+       const db = openDatabase(process.argv[1], { timeoutMs: 5000 }); db.exec('BEGIN EXCLUSIVE');
        db.prepare("INSERT INTO audit_events (at, type, reason) VALUES (?, 'installed', 'held by the other writer')").run(new Date().toISOString());
        const done = () => { db.exec('COMMIT'); db.close(); process.exit(0); };
        process.stdout.write('locked\\n');
        if (${holdMs} > 0) setTimeout(done, ${holdMs});
-       process.stdin.on('end', done); process.stdin.resume();`,
+       process.stdin.on('end', done); process.stdin.resume(); });`,
       file,
     ],
     { stdio: ['pipe', 'pipe', 'inherit'], cwd: process.cwd() },
@@ -110,7 +114,7 @@ describe('a locked store does not stall invocations, and loses no audit row', ()
         await vi.waitFor(() => expect(h.registry.audit.pendingCount).toBe(0), { timeout: 5000, interval: 50 });
 
         // On disk, read through another connection: nothing lost, nothing duplicated.
-        const reader = new Database(h.registry.path, { readonly: true });
+        const reader = openDatabase(h.registry.path, { timeoutMs: 5000, readonly: true });
         try {
           const rows = reader.prepare("SELECT type, count(*) AS n FROM audit_events WHERE skill_id = 'test.denials' AND type NOT IN ('installed', 'enabled') GROUP BY type").all() as {
             type: string;
@@ -138,7 +142,7 @@ describe('a locked store does not stall invocations, and loses no audit row', ()
   it('the queue is bounded: the oldest writes are dropped, and the drop count is recorded when writing resumes', async () => {
     const dir = await tempDir('agentos-lock-');
     const file = `${dir}/audit.sqlite`;
-    const a = new Database(file);
+    const a = openDatabase(file, { timeoutMs: 5000 });
     a.pragma('journal_mode = WAL');
     const trail = new AuditTrail(a, { writer: new StoreWriter(a, { maxQueue: 5 }) });
     const lock = connectionLock(file, 'IMMEDIATE');
@@ -166,7 +170,7 @@ describe('a locked store does not stall invocations, and loses no audit row', ()
     expect(h.registry.audit.pendingCount).toBeGreaterThan(0);
     const path = h.registry.path;
     await h.close(); // waits for the lock (up to 5 s), then writes
-    const reader = new Database(path, { readonly: true });
+    const reader = openDatabase(path, { timeoutMs: 5000, readonly: true });
     try {
       expect(reader.prepare("SELECT count(*) AS n FROM audit_events WHERE type = 'permission_denied' AND skill_id = 'test.denials'").get()).toEqual({
         n: 3,
