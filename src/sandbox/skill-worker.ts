@@ -43,6 +43,11 @@ function workerScript(): URL {
   return new URL('../../dist/sandbox/worker.js', import.meta.url);
 }
 
+/** The host's Node options minus those that only make sense for the host's own entry. */
+function workerExecArgv(): string[] {
+  return process.execArgv.filter((a) => !a.startsWith('--input-type'));
+}
+
 let nextWorkerId = 1;
 
 
@@ -86,6 +91,9 @@ export class SkillWorker {
       transferList: [port2],
       // Wasm memory is capped in the modules; this caps the JS glue around the instance.
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
+      // Workers inherit the host's execArgv; `--input-type` (a host run as `node --input-type=module
+      // -e ...`) makes every worker fail to start, since the worker is a file.
+      execArgv: workerExecArgv(),
       // Worker stdout is redirected to stderr inside the worker (worker.ts): no pipes here, they
       // would keep the process alive and pile listeners on process.stderr.
     });
@@ -98,7 +106,7 @@ export class SkillWorker {
     });
     this.worker.on('exit', () => this.markDead());
     this.ready = this.channel.receive().then((m) => {
-      if (!m) throw new Error('worker exited before its instance was ready');
+      if (!m) throw new Error(`worker exited before its instance was ready${this.exitReason ? `: ${this.exitReason}` : ''}`);
       if (m.header.t === 'ready') return m.header.instantiateMs as number;
       throw new Error(String(m.header.message ?? 'worker failed to boot'));
     });
