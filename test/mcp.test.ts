@@ -5,7 +5,7 @@
  *
  * Needs `npm run build` (the CLI from dist/) and the built example skills.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -13,6 +13,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ErrorCode, McpError, ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { SkillRegistry } from '../src/index.js';
 import { createMcpServer, errorResult, successResult } from '../src/mcp/server.js';
 import { assignToolNames, baseToolName, MAX_TOOL_NAME, skillTools, TOOL_NAME_RE, toInputSchema, toolNameKey } from '../src/mcp/tools.js';
@@ -281,22 +282,14 @@ describe('agentos-skills mcp (real process over stdio)', () => {
   it('lists one tool per command of each enabled skill, with descriptions, schemas and hints', async () => {
     const { tools } = await s.client.listTools();
     const names = tools.map((t) => t.name);
-    expect(names).toEqual([
-      'example_fetch__fetch',
-      'example_hello__greet',
-      'example_hello__echo',
-      'test_hostile__ok',
-      'test_hostile__spin',
-      'test_hostile__alloc',
-      'test_hostile__recurse',
-      'test_hostile__huge',
-      'test_hostile__flood',
-      'test_hostile__throw',
-      'test_hostile__trap',
-      'test_hostile__deny-swallow',
-      'test_hostile__deny-escape',
-      'test_hostile__state',
-    ]);
+    // One tool per command, in manifest order, for each enabled skill (ids sorted).
+    const expected: string[] = [];
+    for (const dir of [SKILLS.fetch, SKILLS.hello, SKILLS.hostile]) {
+      const m = parseYaml(readFileSync(join(dir, 'skill.yaml'), 'utf8')) as { id: string; commands: Record<string, unknown> };
+      for (const cmd of Object.keys(m.commands)) expected.push(`${m.id.replace(/\./g, '_')}__${cmd}`);
+    }
+    expect(names).toEqual(expected);
+    expect(names).toContain('test_hostile__deny-escape');
     const by = Object.fromEntries(tools.map((t) => [t.name, t])) as Record<string, Tool>;
     expect(by['example_hello__greet']).toMatchObject({
       description: 'Say hello to someone',
