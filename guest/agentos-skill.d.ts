@@ -1,5 +1,5 @@
-// Types for skill authors: the agentos:skill@0.1.0 interfaces (wit/skill.wit) as a JS/TS skill
-// sees them, and the helper module '@agentos/skills/guest'.
+// Types for skill authors: the agentos:skill interfaces (wit/skill.wit, 0.1.0 and 0.1.1, which
+// only adds `clock`) as a JS/TS skill sees them, and the helper module '@agentos/skills/guest'.
 //
 // Include this file in a skill's tsconfig ("files": [".../guest/agentos-skill.d.ts"]) or
 // reference it (/// <reference types="@agentos/skills/guest" />).
@@ -75,6 +75,29 @@ declare module 'agentos:skill/log@0.1.0' {
   export function log(level: Level, message: string): void;
 }
 
+declare module 'agentos:skill/clock@0.1.1' {
+  /** Wall clock: whole milliseconds since the Unix epoch (UTC), like Date.now(). */
+  export function now(): number;
+  /** Monotonic: whole milliseconds since this instance was created. */
+  export function monotonic(): number;
+}
+
+declare module 'agentos:skill/types@0.1.1' {
+  export * from 'agentos:skill/types@0.1.0';
+}
+declare module 'agentos:skill/net@0.1.1' {
+  export * from 'agentos:skill/net@0.1.0';
+}
+declare module 'agentos:skill/fs@0.1.1' {
+  export * from 'agentos:skill/fs@0.1.0';
+}
+declare module 'agentos:skill/log@0.1.1' {
+  export * from 'agentos:skill/log@0.1.0';
+}
+
+declare module 'agentos:skill/clock' {
+  export * from 'agentos:skill/clock@0.1.1';
+}
 declare module 'agentos:skill/types' {
   export * from 'agentos:skill/types@0.1.0';
 }
