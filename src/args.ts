@@ -10,6 +10,7 @@ import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { ArgumentProblem } from './errors.js';
 import type { JsonSchema } from './types.js';
 import { lazy, lazyRequire } from './lazy.js';
+import { DEFAULT_INVOKER_LIMITS } from './limits.js';
 import { linearRegExp, unsafePatternProblems } from './schema-regex.js';
 
 // ajv is loaded when the first schema is compiled or checked, not when this module is imported
@@ -19,7 +20,7 @@ const ajvModule = lazyRequire<typeof import('ajv')>('ajv');
 export type { ArgumentProblem };
 
 /** Default cap on the serialized args (JSON text, UTF-8 bytes). */
-export const DEFAULT_MAX_ARGS_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_ARGS_BYTES = DEFAULT_INVOKER_LIMITS.maxArgsBytes;
 /** Default cap on nesting depth of the args value. */
 export const DEFAULT_MAX_ARGS_DEPTH = 64;
 

@@ -36,56 +36,9 @@ import { WorkerPool, type PoolOptions } from './sandbox/pool.js';
 import { channelBounds, type ChannelBounds } from './sandbox/channel.js';
 import type { DoneMsg, LogLine } from './sandbox/protocol.js';
 import type { AuditEventInput, AuditLogger, Phase } from './types.js';
+import { resolveInvokerLimits, type InvokerLimits } from './limits.js';
 
-/** Per-invocation caps. Each one hit is a ResourceLimitError, audited as `limit_exceeded`. */
-export interface InvokerLimits {
-  /** Result JSON text, bytes. */
-  maxResultBytes: number;
-  /** Log lines kept per invocation; the excess is dropped, counted, and fails the invocation. */
-  maxLogLines: number;
-  maxLogBytes: number;
-  /** net/fs calls per invocation. */
-  maxHostCalls: number;
-  /** Bytes read + written + sent + received per invocation. */
-  maxIoBytes: number;
-  /** One HTTP response body. */
-  maxResponseBytes: number;
-  /** Args JSON text, bytes. */
-  maxArgsBytes: number;
-  /** One file read or written. */
-  maxFileBytes: number;
-  /** Redirects the host follows for one fetch. */
-  maxRedirects: number;
-  /** Entries one list-dir returns; a directory with more is a `dir_entries` limit (read no further). */
-  maxDirEntries: number;
-  /**
-   * One message between the host and a skill's worker thread, either direction, bytes: a
-   * host-call reply (list-dir entries, a file, a response), a call's data, the final result.
-   * Its JSON part is also held under 8 MiB, whatever this says. Default: 32 MiB, or room for
-   * `maxFileBytes` / `maxResponseBytes` + 1 MiB when those are raised; at most 256 MiB.
-   */
-  maxMessageBytes: number;
-  /**
-   * Denials audited in full per invocation; the rest are counted into one `denials_suppressed`
-   * row written when the invocation ends (the invocation still fails on the first denial).
-   */
-  maxAuditedDenials: number;
-}
-
-export const DEFAULT_INVOKER_LIMITS: InvokerLimits = {
-  maxResultBytes: 1024 * 1024,
-  maxLogLines: 1000,
-  maxLogBytes: 256 * 1024,
-  maxHostCalls: 10_000,
-  maxIoBytes: 64 * 1024 * 1024,
-  maxResponseBytes: 10 * 1024 * 1024,
-  maxArgsBytes: 1024 * 1024,
-  maxFileBytes: 16 * 1024 * 1024,
-  maxRedirects: 5,
-  maxDirEntries: 10_000,
-  maxMessageBytes: 32 * 1024 * 1024,
-  maxAuditedDenials: 10,
-};
+export { DEFAULT_INVOKER_LIMITS, type InvokerLimits } from './limits.js';
 
 export interface SkillInvokerOptions {
   /** Default 'planning': nothing runs until the host says so. */
@@ -120,6 +73,8 @@ export interface InvokeOptions {
    * session, or with another one, the skill always starts from a fresh instance.
    */
   session?: string | undefined;
+  /** Who is calling (a token's name, a user): recorded as `caller` on this invocation's audit events and usage. */
+  caller?: string | undefined;
 }
 
 export interface SkillUsage {
@@ -145,7 +100,9 @@ export class SkillInvoker {
   private readonly stats = new Map<string, SkillUsage>();
   private readonly inflight = new Set<AbortController>();
   /** Usage not yet written to the registry: batched off the hot path, flushed every second and at close. */
-  private pendingUsage: { skillId: string; ok: boolean; code?: string | undefined; ms: number }[] = [];
+  private pendingUsage: { skillId: string; ok: boolean; code?: string | undefined; ms: number; caller?: string | undefined }[] = [];
+  /** The caller of each invocation in flight, by invocation id: stamped on its audit events. */
+  private readonly callers = new Map<string, string>();
   private usageTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -155,12 +112,7 @@ export class SkillInvoker {
   ) {
     this._phase = opts.phase ?? 'planning';
     this.registry = loader.registry;
-    this.limits = { ...DEFAULT_INVOKER_LIMITS, ...opts.limits };
-    if (opts.limits?.maxMessageBytes === undefined) {
-      // A raised file or response limit must still fit in one message.
-      const room = Math.max(this.limits.maxFileBytes, this.limits.maxResponseBytes) + 1024 * 1024;
-      this.limits.maxMessageBytes = Math.max(this.limits.maxMessageBytes, room);
-    }
+    this.limits = resolveInvokerLimits(opts.limits);
     this.bounds = channelBounds({ maxMessageBytes: this.limits.maxMessageBytes });
     this.hostPolicy = opts.hostPolicy ?? this.registry.hostPolicy ?? DEFAULT_HOST_POLICY;
     this.maxQueue = opts.pool?.maxQueue ?? 1000;
@@ -184,13 +136,16 @@ export class SkillInvoker {
   async invoke(skillId: string, command: string, args?: unknown, opts: InvokeOptions = {}): Promise<unknown> {
     const invocationId = randomUUID();
     const t0 = performance.now();
+    if (opts.caller !== undefined) this.callers.set(invocationId, opts.caller);
     try {
       const out = await this.pipeline(invocationId, skillId, command, args, opts);
-      this.count(skillId, t0, undefined);
+      this.count(skillId, t0, undefined, opts.caller);
       return out;
     } catch (e) {
-      this.count(skillId, t0, e instanceof SkillError ? e.code : 'INTERNAL');
+      this.count(skillId, t0, e instanceof SkillError ? e.code : 'INTERNAL', opts.caller);
       throw e;
+    } finally {
+      this.callers.delete(invocationId);
     }
   }
 
@@ -472,7 +427,8 @@ export class SkillInvoker {
   }
 
   private audit(e: AuditEventInput): void {
-    const event = this.registry.recordAudit(e);
+    const caller = e.caller ?? (e.invocationId ? this.callers.get(e.invocationId) : undefined);
+    const event = this.registry.recordAudit(caller === undefined ? e : { ...e, caller });
     this.opts.logger?.warn?.({ audit: event }, `audit ${event.type}`);
   }
 
@@ -480,7 +436,7 @@ export class SkillInvoker {
     this.audit({ type: 'limit_exceeded', invocationId, skillId, command, operation: limit, reason, meta: { limit, max } });
   }
 
-  private count(skillId: string, t0: number, code: string | undefined): void {
+  private count(skillId: string, t0: number, code: string | undefined, caller?: string): void {
     let u = this.stats.get(skillId);
     if (!u) {
       u = { skillId, invocations: 0, ok: 0, failures: {}, totalMs: 0, meanMs: 0, lastAt: null };
@@ -493,7 +449,7 @@ export class SkillInvoker {
     u.totalMs += ms;
     u.meanMs = u.totalMs / u.invocations;
     u.lastAt = new Date().toISOString();
-    this.pendingUsage.push({ skillId, ok: code === undefined, code, ms });
+    this.pendingUsage.push({ skillId, ok: code === undefined, code, ms, caller });
     if (!this.usageTimer) {
       this.usageTimer = setTimeout(() => this.flushUsage(), 1000);
       this.usageTimer.unref();

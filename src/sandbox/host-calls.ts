@@ -11,6 +11,7 @@ import type { AuditEventInput } from '../types.js';
 import type { HostCallHandler } from './skill-worker.js';
 import type { CallMsg, ReplyMsg } from './protocol.js';
 import { channelBounds, measure, overMessage, type ChannelBounds } from './channel.js';
+import { DEFAULT_INVOKER_LIMITS } from '../limits.js';
 
 export interface SkillCapabilities {
   fs: FsCapability;
@@ -82,7 +83,7 @@ export function createHostCallHandler(
       record.denials = (record.denials ?? 0) + 1;
       // A guest looping on a denied call must not write a row per call: the first few in full,
       // the rest counted for one summary row at the end of the invocation.
-      if (record.denials > (limits.maxAuditedDenials ?? 10)) {
+      if (record.denials > (limits.maxAuditedDenials ?? DEFAULT_INVOKER_LIMITS.maxAuditedDenials)) {
         const s = (record.suppressedDenials ??= {});
         s[r.denial.capability] = (s[r.denial.capability] ?? 0) + 1;
       } else {
