@@ -12,6 +12,7 @@ import type pino from 'pino';
 import type { AuditEvent, AuditEventInput, AuditEventType, AuditLogger, AuditQuery } from './types.js';
 import { lazyRequire } from './lazy.js';
 import { StoreWriter } from './store-writer.js';
+import { ensureAuditCallerColumn } from './store/tokens.js';
 
 /** pino, loaded by the first createDefaultLogger() rather than on import (see lazy.ts). */
 const loadPino = lazyRequire<typeof pino>('pino');
@@ -213,6 +214,7 @@ interface AuditRow {
   operation: string | null;
   reason: string | null;
   meta: string | null;
+  caller?: string | null;
 }
 
 export interface AuditTrailOptions {
@@ -272,6 +274,7 @@ function rowToEvent(r: AuditRow): AuditEvent {
     target: r.target,
     operation: r.operation,
     reason: r.reason,
+    caller: r.caller ?? null,
   };
   if (r.meta !== null) {
     try {
@@ -296,10 +299,13 @@ export class AuditTrail {
   constructor(db: SqlDatabase, opts: AuditTrailOptions = {}) {
     this.db = db;
     this.logger = opts.logger;
-    if (opts.ensureSchema !== false) db.exec(AUDIT_SCHEMA_SQL);
+    if (opts.ensureSchema !== false) {
+      db.exec(AUDIT_SCHEMA_SQL);
+      ensureAuditCallerColumn(db);
+    }
     this.insertStmt = db.prepare(
-      `INSERT INTO audit_events (at, type, invocation_id, skill_id, command, capability, target, operation, reason, meta)
-       VALUES (@at, @type, @invocationId, @skillId, @command, @capability, @target, @operation, @reason, @meta)`,
+      `INSERT INTO audit_events (at, type, invocation_id, skill_id, command, capability, target, operation, reason, meta, caller)
+       VALUES (@at, @type, @invocationId, @skillId, @command, @capability, @target, @operation, @reason, @meta, @caller)`,
     );
     this.writer =
       opts.writer ??
@@ -368,6 +374,7 @@ export class AuditTrail {
       target: input.target === undefined || input.target === null ? null : redactUrlsInText(clip(String(input.target))),
       operation: str(input.operation),
       reason: input.reason === undefined || input.reason === null ? null : redactUrlsInText(clip(String(input.reason))),
+      caller: input.caller === undefined || input.caller === null ? null : clip(String(input.caller)),
     };
     if (input.meta !== undefined && input.meta !== null) e.meta = redactSecrets(input.meta);
     if (badAt !== undefined) e.meta = { ...e.meta, givenAt: badAt };
@@ -386,6 +393,7 @@ export class AuditTrail {
       operation: e.operation,
       reason: e.reason,
       meta: e.meta === undefined ? null : JSON.stringify(e.meta),
+      caller: e.caller ?? null,
     });
   }
 
@@ -422,6 +430,10 @@ export class AuditTrail {
     if (q.type !== undefined) {
       where.push('type = ?');
       params.push(q.type);
+    }
+    if (q.caller !== undefined) {
+      where.push('caller = ?');
+      params.push(q.caller);
     }
     if (q.since !== undefined) {
       where.push('at >= ?');
@@ -464,6 +476,7 @@ export class AuditTrail {
         'at' in e &&
         (q.skillId === undefined || e.skillId === q.skillId) &&
         (q.type === undefined || e.type === q.type) &&
+        (q.caller === undefined || e.caller === q.caller) &&
         (since === undefined || e.at >= since),
     );
   }

@@ -19,7 +19,8 @@ export type SkillErrorCode =
   | 'POLICY_VIOLATION'
   | 'QUEUE_FULL'
   | 'ABORTED'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'RATE_LIMITED';
 
 export interface SkillErrorContext {
   skillId?: string | undefined;

@@ -30,6 +30,7 @@ import { isSha256Hex, registryDbPath, resolveHome } from './home.js';
 import { DEFAULT_MAX_MANIFEST_BYTES, diffPermissions, loadManifest } from './manifest.js';
 import { checkManifestAgainstPolicy, DEFAULT_HOST_POLICY, HostPolicyError, effectiveLimits, type HostPolicy } from './policy.js';
 import { StoreWriter } from './store-writer.js';
+import { migrateTokensAndCallers, TokenStore, type TokenGrant, type TokenInfo } from './store/tokens.js';
 import { readRegularFileSync, UnsafeFileError } from './safe-read.js';
 import { checkRootsAgainstProtected, hostProtectedPaths, protectedOverlaps, type ProtectedPath } from './protected-paths.js';
 import type { AuditEvent, AuditEventInput, AuditLogger, AuditQuery, SkillManifest } from './types.js';
@@ -159,6 +160,8 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `);
   },
+  // Issue 16: MCP bearer tokens (hashed), audit_events.caller, usage per caller.
+  (db) => migrateTokensAndCallers(db),
 ];
 
 /** Bring `db` to the latest schema. Safe to call from several processes at once. */
@@ -329,6 +332,7 @@ export class SkillRegistry {
   private readonly parsed = new Map<string, { rev: string; manifest: SkillManifest; imports: string[]; manifestError?: string }>();
   /** Audit rows and usage figures: queued, written with a short busy bound, retried off the hot path. */
   private readonly writer: StoreWriter;
+  private tokenStore: TokenStore | undefined;
   private closed = false;
 
   constructor(opts: string | SkillRegistryOptions = {}) {
@@ -418,6 +422,10 @@ export class SkillRegistry {
       usageCodes: db.prepare('SELECT code, count FROM skill_usage_failures WHERE skill_id = ? ORDER BY code'),
       usageDelete: db.prepare('DELETE FROM skill_usage WHERE skill_id = ?'),
       usageCodesDelete: db.prepare('DELETE FROM skill_usage_failures WHERE skill_id = ?'),
+      callerUsageUpsert: db.prepare(`
+        INSERT INTO caller_usage (caller, skill_id, invocations, failures, total_ms, last_at) VALUES (@caller, @skillId, 1, @failed, @ms, @at)
+        ON CONFLICT (caller, skill_id) DO UPDATE SET
+          invocations = invocations + 1, failures = failures + @failed, total_ms = total_ms + @ms, last_at = @at`),
     };
   }
 
@@ -811,7 +819,7 @@ export class SkillRegistry {
    * Count many invocations in one transaction (the invoker batches them off its hot path).
    * Queued like audit rows: written now if the store takes it within a few ms, else retried.
    */
-  recordUsageBatch(batch: readonly { skillId: string; ok: boolean; code?: string | undefined; ms: number }[]): void {
+  recordUsageBatch(batch: readonly { skillId: string; ok: boolean; code?: string | undefined; ms: number; caller?: string | undefined }[]): void {
     this.assertOpen();
     if (batch.length === 0) return;
     const at = new Date().toISOString();
@@ -822,6 +830,7 @@ export class SkillRegistry {
           const ms = Number.isFinite(u.ms) && u.ms > 0 ? u.ms : 0;
           this.stmts.usageUpsert.run({ skillId: u.skillId, failed: u.ok ? 0 : 1, ms, at });
           if (!u.ok) this.stmts.usageCodeUpsert.run(u.skillId, u.code ?? 'UNKNOWN');
+          if (u.caller !== undefined) this.stmts.callerUsageUpsert.run({ caller: u.caller, skillId: u.skillId, failed: u.ok ? 0 : 1, ms, at });
         }
       },
     });
@@ -850,6 +859,46 @@ export class SkillRegistry {
     if (skillId === undefined) return (this.stmts.usageAll.all() as UsageRow[]).map(figures);
     const row = this.stmts.usageGet.get(skillId) as UsageRow | undefined;
     return figures(row ?? { skill_id: skillId, invocations: 0, failures: 0, total_ms: 0, max_ms: 0, last_at: null });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Bearer tokens of the MCP HTTP server (see store/tokens.ts)
+
+  private get tokens(): TokenStore {
+    this.assertOpen();
+    return (this.tokenStore ??= new TokenStore(this.db));
+  }
+
+  /** A new bearer token named `name` (shown only now; stored hashed). `skills`: the only skills it may see and call. */
+  createToken(name: string, opts: { skills?: readonly string[] | undefined } = {}): string {
+    return this.tokens.create(name, opts);
+  }
+
+  /** Revoke the token named `name` at once; false when there is none. */
+  revokeToken(name: string): boolean {
+    return this.tokens.revoke(name);
+  }
+
+  listTokens(): TokenInfo[] {
+    return this.tokens.list();
+  }
+
+  /** What a presented bearer token grants; undefined when it is not a live token. */
+  verifyToken(token: string): TokenGrant | undefined {
+    const grant = this.tokens.verify(token);
+    // Off the request path, like the audit rows: a busy store never holds up a request.
+    if (grant) this.writer.enqueue({ run: () => this.tokens.touch(grant.name) });
+    return grant;
+  }
+
+  /** Invocations per caller and skill (callers named by tokens or `invoke(..., { caller })`). */
+  usageByCaller(caller?: string): { caller: string; skillId: string; invocations: number; failures: number; totalMs: number; lastAt: string | null }[] {
+    this.assertOpen();
+    this.writer.tryFlush();
+    const rows = this.db
+      .prepare(`SELECT * FROM caller_usage${caller === undefined ? '' : ' WHERE caller = ?'} ORDER BY caller, skill_id`)
+      .all(...(caller === undefined ? [] : [caller])) as { caller: string; skill_id: string; invocations: number; failures: number; total_ms: number; last_at: string | null }[];
+    return rows.map((r) => ({ caller: r.caller, skillId: r.skill_id, invocations: r.invocations, failures: r.failures, totalMs: r.total_ms, lastAt: r.last_at }));
   }
 
   // -------------------------------------------------------------------------------------------

@@ -65,7 +65,9 @@ export type AuditEventType =
   /** One per invocation: the denials past the invoker's `maxAuditedDenials`, counted (meta.suppressed). */
   | 'denials_suppressed'
   /** Store writes dropped from the full in-memory queue while the store refused writes (meta.dropped). */
-  | 'audit_dropped';
+  | 'audit_dropped'
+  /** A call refused by a per-caller limit of the MCP HTTP server (meta.limit: concurrent / per_minute). */
+  | 'rate_limited';
 
 export interface AuditEvent {
   /** ISO-8601 time. */
@@ -78,6 +80,8 @@ export interface AuditEvent {
   target: string | null;
   operation: string | null;
   reason: string | null;
+  /** Who asked: the token's name for MCP HTTP calls, `invoke(..., { caller })` from the library; else null. */
+  caller?: string | null | undefined;
   /** Anything else worth keeping (rule, limit, error code...). */
   meta?: Record<string, unknown> | undefined;
 }
@@ -89,6 +93,8 @@ export interface AuditQuery {
   type?: AuditEventType | string | undefined;
   /** ISO time or Date: only events at or after it. */
   since?: string | Date | undefined;
+  /** Only events of this caller (token name). */
+  caller?: string | undefined;
   limit?: number | undefined;
 }
 
