@@ -15,7 +15,8 @@ import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNetCapability, pinnedLookup, type NetCapability, type NetCapabilityOptions } from '../../src/capabilities/net.js';
+import { createNetCapability, type NetCapability, type NetCapabilityOptions } from '../../src/capabilities/net.js';
+import { pinnedLookup } from '../../src/capabilities/net-connections.js';
 import type { CallContext, CapResult, FetchLike, NetRequest, NetResponse } from '../../src/capabilities/types.js';
 import { compileNetPolicy } from '../../src/guards/net-guard.js';
 
