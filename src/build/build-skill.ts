@@ -31,6 +31,7 @@ import { BuildError } from '../errors.js';
 import { loadManifest } from '../manifest.js';
 import type { SkillManifest } from '../types.js';
 import { assertSkillImports, componentImports, ForbiddenImportsError } from './inspect-component.js';
+import { SERVED_WIT_VERSIONS, SKILL_INTERFACES, WIT_VERSION } from '../wit-version.js';
 
 export type SkillEngine = 'quickjs' | 'starlingmonkey';
 
@@ -63,10 +64,9 @@ export const WIT_FILE = path.join(PACKAGE_ROOT, 'wit', 'skill.wit');
 const GUEST_RUNTIME = path.join(PACKAGE_ROOT, 'guest', 'runtime.js');
 const GUEST_HELPERS = path.join(PACKAGE_ROOT, 'guest', 'helpers.js');
 const GUEST_WEB = path.join(PACKAGE_ROOT, 'guest', 'web');
-const WIT_VERSION = '0.1.1';
 /** Versions of agentos:skill a skill's source may name; all are served as WIT_VERSION. */
-const ACCEPTED_VERSIONS = ['0.1.0', '0.1.1'];
-const INTERFACES = ['net', 'fs', 'log', 'types', 'clock'];
+const ACCEPTED_VERSIONS = SERVED_WIT_VERSIONS;
+const INTERFACES = Object.keys(SKILL_INTERFACES);
 const ALL_SM_FEATURES = ['stdio', 'random', 'clocks', 'http', 'fetch-event'] as const;
 
 export async function buildSkill(dir: string, opts: BuildOptions = {}): Promise<BuildResult> {

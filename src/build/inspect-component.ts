@@ -12,9 +12,10 @@
  * (wasm-tools), which costs 20-170 ms but understands every encoding jco does. Both give names as
  * written in the component, e.g. `agentos:skill/fs@0.1.0`.
  */
+import { describeSkillInterfaces, SKILL_INTERFACES, SKILL_PACKAGE } from '../wit-version.js';
 
 /** Every interface a skill may import starts with this. */
-export const ALLOWED_IMPORT_PREFIX = 'agentos:skill/';
+export const ALLOWED_IMPORT_PREFIX = `${SKILL_PACKAGE}/`;
 
 /** A component imports something other than `agentos:skill/*` (callers wrap it in their own error). */
 export class ForbiddenImportsError extends Error {
@@ -22,7 +23,7 @@ export class ForbiddenImportsError extends Error {
   constructor(forbidden: string[], where: string) {
     super(
       `${where} imports ${forbidden.map((i) => `'${i}'`).join(', ')}; a skill may import only ` +
-        `${ALLOWED_IMPORT_PREFIX}* interfaces (net, fs, log, types at 0.1.0 or 0.1.1; clock at 0.1.1)`,
+        `${ALLOWED_IMPORT_PREFIX}* interfaces (${describeSkillInterfaces()})`,
     );
     this.name = 'ForbiddenImportsError';
     this.forbidden = forbidden;
@@ -40,23 +41,16 @@ export async function componentImports(bytes: Uint8Array): Promise<string[]> {
 }
 
 /**
- * The interfaces of every agentos:skill version the host serves: 0.1.0, and 0.1.1, which added
- * `clock`. Anything else (a wasi:* interface, an interface no version has) is refused.
+ * True if the host can satisfy this import name: an interface of a version that has it (see
+ * wit-version.ts); anything else (a wasi:* interface, an interface no version has) is refused.
  */
-const SKILL_INTERFACES: Record<string, string[]> = {
-  types: ['0.1.0', '0.1.1'],
-  net: ['0.1.0', '0.1.1'],
-  fs: ['0.1.0', '0.1.1'],
-  log: ['0.1.0', '0.1.1'],
-  clock: ['0.1.1'],
-};
-
-/** True if the host can satisfy this import name. */
 export function isSkillImport(name: string): boolean {
   const m = /^agentos:skill\/([a-z][a-z0-9-]*)(?:@(\d+\.\d+\.\d+))?$/.exec(name);
   if (!m) return false;
-  const versions = SKILL_INTERFACES[m[1] as string];
-  return versions !== undefined && (m[2] === undefined || versions.includes(m[2]));
+  const iface = m[1] as string;
+  // Own keys only: 'agentos:skill/constructor' is no interface.
+  if (!Object.hasOwn(SKILL_INTERFACES, iface)) return false;
+  return m[2] === undefined || (SKILL_INTERFACES[iface] as readonly string[]).includes(m[2]);
 }
 
 /** Throws ForbiddenImportsError naming every import the host does not serve. */

@@ -21,6 +21,7 @@ import type {
   WorkerBoot,
 } from './protocol.js';
 import { SEED_ACK, SEED_COMMAND } from './protocol.js';
+import { SERVED_WIT_VERSIONS } from '../wit-version.js';
 
 // Nothing this thread prints may reach the host's stdout (it can be a protocol channel, e.g.
 // MCP): send it to stderr here, so the host needs no pipe.
@@ -135,7 +136,7 @@ const logImports = {
 };
 
 /**
- * agentos:skill/clock (0.1.1): served here, in the worker, with no channel round trip. Both clocks
+ * agentos:skill/clock (from 0.1.1): served here, in the worker, with no channel round trip. Both clocks
  * are floored to whole milliseconds (timing side channels: the guest shares this process with
  * the host and other skills). The monotonic clock counts from the instance's creation, so it
  * tells nothing about how long this worker has lived.
@@ -148,7 +149,7 @@ const clockImports = {
 
 // jco's instantiation code looks imports up without the version; provide every spelling.
 const imports: Record<string, Record<string, unknown>> = {};
-for (const v of ['', '@0.1.0', '@0.1.1']) {
+for (const v of ['', ...SERVED_WIT_VERSIONS.map((version) => `@${version}`)]) {
   imports[`agentos:skill/fs${v}`] = fsImports;
   imports[`agentos:skill/net${v}`] = netImports;
   imports[`agentos:skill/log${v}`] = logImports;
