@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { resolveHome } from '../home.js';
 import type { HostPolicy } from '../policy.js';
+import type { ResolvedPolicy } from '../policy-file.js';
 import type { SkillRegistry } from '../registry.js';
 import { lib } from './lib.js';
 import type { CliIO, Output } from './output.js';
@@ -22,7 +23,7 @@ export interface GlobalOptions {
 
 export class CliContext {
   private readonly closers: (() => void | Promise<void>)[] = [];
-  private policyCache: { file: string | undefined; policy: HostPolicy | undefined } | undefined;
+  private policyCache: { key: string; resolved: ResolvedPolicy } | undefined;
 
   constructor(
     readonly io: CliIO,
@@ -49,13 +50,27 @@ export class CliContext {
     return h ? `${BIN} --home ${shellQuote(h)}` : BIN;
   }
 
-  /** The host policy from `--policy` or `$AGENTOS_POLICY`; undefined = the built-in default. */
+  /** The host policy from `--policy`, else `$AGENTOS_POLICY`, else `<home>/policy.yaml`; undefined = the built-in default. */
   hostPolicy(cmd: Command): HostPolicy | undefined {
-    const file = this.globals(cmd).policy ?? (this.io.env[POLICY_ENV] || undefined);
-    if (!this.policyCache || this.policyCache.file !== file) {
-      this.policyCache = { file, policy: file === undefined ? undefined : lib().loadHostPolicy(file) };
+    return this.policy(cmd).policy;
+  }
+
+  /** The host policy in force and where it came from (see ../policy-file.ts). */
+  policy(cmd: Command): ResolvedPolicy {
+    const explicit = this.globals(cmd).policy;
+    const home = this.home(cmd);
+    const key = JSON.stringify([explicit, this.io.env[POLICY_ENV], home]);
+    if (!this.policyCache || this.policyCache.key !== key) {
+      this.policyCache = { key, resolved: lib().resolveHostPolicyFile({ home, explicit, env: this.io.env }) };
     }
-    return this.policyCache.policy;
+    return this.policyCache.resolved;
+  }
+
+  /** "the host policy (<file>)" for error hints, once a command has read the policy. */
+  get policyDescription(): string | undefined {
+    const r = this.policyCache?.resolved;
+    if (!r) return undefined;
+    return r.file ? `the host policy (${r.file})` : 'the built-in default host policy (no policy file)';
   }
 
   /** The registry of this home, with the host policy, pruned per the retention settings. */

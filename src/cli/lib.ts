@@ -5,6 +5,7 @@
  */
 type Lib = typeof import('../registry.js') &
   typeof import('../policy.js') &
+  typeof import('../policy-file.js') &
   typeof import('../manifest.js') &
   Pick<typeof import('../audit.js'), 'createDefaultLogger' | 'SECURITY_EVENT_TYPES'>;
 
@@ -12,15 +13,17 @@ let loaded: Lib | undefined;
 
 export async function loadLib(): Promise<Lib> {
   if (!loaded) {
-    const [registry, policy, manifest, audit] = await Promise.all([
+    const [registry, policy, policyFile, manifest, audit] = await Promise.all([
       import('../registry.js'),
       import('../policy.js'),
+      import('../policy-file.js'),
       import('../manifest.js'),
       import('../audit.js'),
     ]);
     loaded = {
       ...registry,
       ...policy,
+      ...policyFile,
       ...manifest,
       createDefaultLogger: audit.createDefaultLogger,
       SECURITY_EVENT_TYPES: audit.SECURITY_EVENT_TYPES,

@@ -6,10 +6,11 @@
  * - A typed failure (SkillError) is a tool result with `isError: true` whose text starts with
  *   the error code and says what to do; only an unknown tool name is a protocol error
  *   (JSON-RPC -32602, as the SDK's own McpServer and the MCP spec do it).
- * - The registry is polled (default every second; a cheap fingerprint of the enabled skills'
- *   ids, versions, component hashes and update times): enabling, disabling, installing or
- *   uninstalling a skill from any process on the same store loads what is new, drops what is
- *   gone and sends `notifications/tools/list_changed`.
+ * - The tool list comes from a ToolCatalog (./catalog.ts), which watches the registry: its
+ *   changes are sent as `notifications/tools/list_changed`. One server per session; the HTTP
+ *   server (./http.ts) shares one catalog among all of them.
+ * - A session may be scoped (a token's skills): it lists and calls only those skills. Its
+ *   `caller` goes into every audit event and usage figure of its calls.
  */
 import { readFileSync } from 'node:fs';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -18,12 +19,15 @@ import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, typ
 import { SkillError, SkillNotEnabledError, SkillTimeoutError } from '../errors.js';
 import type { SkillInvoker } from '../invoker.js';
 import type { SkillLoader } from '../loader.js';
-import type { InstalledSkill, SkillRegistry } from '../registry.js';
-import { skillTools, type SkillTool } from './tools.js';
+import type { SkillRegistry } from '../registry.js';
+import { DEFAULT_POLL_INTERVAL_MS, ToolCatalog, type McpLog } from './catalog.js';
+import type { SkillTool } from './tools.js';
+import { policySource } from '../policy-file.js';
 
-export type McpLogLevel = 'info' | 'warn' | 'error';
-/** Where the server's own diagnostics go (never stdout when serving over stdio). */
-export type McpLog = (level: McpLogLevel, message: string, fields?: Record<string, unknown>) => void;
+export { DEFAULT_POLL_INTERVAL_MS, ToolCatalog, type McpLog, type McpLogLevel } from './catalog.js';
+
+/** Admission of one call (per-caller limits): a release function, or the typed refusal. */
+export type AdmitCall = (tool: SkillTool) => (() => void) | SkillError;
 
 export interface CreateMcpServerOptions {
   registry: SkillRegistry;
@@ -33,12 +37,18 @@ export interface CreateMcpServerOptions {
   name?: string | undefined;
   /** Server version in the `initialize` answer. Default: this package's version. */
   version?: string | undefined;
-  /** How often the registry is checked for changes, ms. Default 1000; 0 turns polling off. */
+  /** How often the registry is checked for changes, ms. Default 1000; 0 turns polling off. Ignored with `catalog`. */
   pollIntervalMs?: number | undefined;
   log?: McpLog | undefined;
+  /** A catalog shared with other sessions (its polling is the owner's business). Default: one of its own, polled while connected. */
+  catalog?: ToolCatalog | undefined;
+  /** The only skills this session sees and calls; undefined/null = every enabled skill. */
+  skills?: readonly string[] | null | undefined;
+  /** Who calls through this session (a token's name): on every audit event and usage figure. */
+  caller?: string | undefined;
+  /** Per-caller limits, asked before every call. */
+  admit?: AdmitCall | undefined;
 }
-
-export const DEFAULT_POLL_INTERVAL_MS = 1000;
 
 const INSTRUCTIONS = [
   'Each tool is one command of a sandboxed agentos skill (a WebAssembly component); tool names are',
@@ -85,6 +95,7 @@ export function errorAdvice(err: SkillError): string {
     case 'EXECUTION_ERROR':
       return 'The skill itself failed; the message above is its own. Check the arguments, or report it to the operator if it persists.';
     case 'MODULE_NOT_FOUND':
+    case 'PREPARE_FAILED':
     case 'INTEGRITY_FAILURE':
     case 'MANIFEST_INVALID':
       return 'The installed skill is broken or was modified, so it will not run. Ask the operator to reinstall it.';
@@ -96,17 +107,24 @@ export function errorAdvice(err: SkillError): string {
       return 'The call was cancelled.';
     case 'CLOSED':
       return 'The server is shutting down. Reconnect and retry.';
+    case 'RATE_LIMITED':
+      return 'Too many calls for this token right now. Wait for the calls in flight to finish (or a minute), then retry.';
     default:
       return 'Ask the operator if this persists.';
   }
 }
 
 /** The tool result for a failed call: `isError`, a text naming the code, the error as data. */
-export function errorResult(err: unknown): CallToolResult {
+export function errorResult(err: unknown, policy?: string): CallToolResult {
   if (err instanceof SkillError) {
+    // A denial the host policy caused is the operator's file, not the skill's manifest: say which.
+    const advice =
+      err.code === 'PERMISSION_DENIED' && policy && /\bhost policy\b/i.test(err.message)
+        ? `Denied by ${policy}, not by the skill's manifest. Do not retry; ask the operator.`
+        : errorAdvice(err);
     return {
       isError: true,
-      content: [{ type: 'text', text: `${err.code}: ${err.message}\n${errorAdvice(err)}` }],
+      content: [{ type: 'text', text: `${err.code}: ${err.message}\n${advice}` }],
       structuredContent: { error: err.toJSON() },
     };
   }
@@ -130,19 +148,17 @@ export function successResult(value: unknown): CallToolResult {
  * watch (it does not close the registry, loader or invoker: they belong to the caller).
  */
 export class SkillMcpServer extends Server {
-  private readonly registry: SkillRegistry;
+  readonly catalog: ToolCatalog;
+  private readonly ownCatalog: boolean;
   private readonly loader: SkillLoader;
   private readonly invoker: SkillInvoker;
   private readonly log: McpLog;
-  private readonly pollIntervalMs: number;
-  private byName = new Map<string, SkillTool>();
-  private listed: SkillTool[] = [];
-  private listJson = '[]';
-  private fingerprint: string | undefined;
-  /** Skills whose last load failed, with the `hash:updatedAt` it failed for (not retried until that changes). */
-  private readonly failed = new Map<string, string>();
-  private refreshing: Promise<boolean> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly scope: ReadonlySet<string> | undefined;
+  private readonly caller: string | undefined;
+  private readonly admit: AdmitCall | undefined;
+  private readonly policy: string | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private lastListJson: string | undefined;
   /** Requests being answered (tools/list and tools/call), for drain(). */
   private readonly pending = new Set<Promise<unknown>>();
 
@@ -151,17 +167,25 @@ export class SkillMcpServer extends Server {
       { name: opts.name ?? 'agentos-skills', version: opts.version ?? packageVersion() },
       { capabilities: { tools: { listChanged: true } }, instructions: INSTRUCTIONS },
     );
-    this.registry = opts.registry;
+    this.ownCatalog = opts.catalog === undefined;
+    this.catalog =
+      opts.catalog ?? new ToolCatalog({ registry: opts.registry, loader: opts.loader, pollIntervalMs: opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS, log: opts.log });
     this.loader = opts.loader;
     this.invoker = opts.invoker;
     this.log = opts.log ?? (() => {});
-    this.pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.scope = opts.skills ? new Set(opts.skills) : undefined;
+    this.caller = opts.caller;
+    this.admit = opts.admit;
+    const src = policyFileOf(opts.registry);
+    this.policy = src ? `the host policy (${src})` : undefined;
 
     this.setRequestHandler(ListToolsRequestSchema, () =>
       this.track(
         (async () => {
-          await this.refreshQuietly();
-          return { tools: this.listed.map((t) => t.definition) };
+          await this.catalog.refreshQuietly();
+          const tools = this.tools();
+          this.lastListJson = JSON.stringify(tools.map((t) => t.name));
+          return { tools: tools.map((t) => t.definition) };
         })(),
       ),
     );
@@ -170,16 +194,22 @@ export class SkillMcpServer extends Server {
       this.track(
         (async () => {
           const name = req.params.name;
-          let tool = this.byName.get(name);
+          let tool = this.visible(name);
           if (!tool) {
-            await this.refreshQuietly();
-            tool = this.byName.get(name);
+            await this.catalog.refreshQuietly();
+            tool = this.visible(name);
           }
+          // Out of scope is answered like an unknown name: a scoped token learns nothing of other skills.
           if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
           return this.callTool(tool, req.params.arguments, extra.signal);
         })(),
       ),
     );
+  }
+
+  private visible(name: string): SkillTool | undefined {
+    const t = this.catalog.get(name);
+    return t && (!this.scope || this.scope.has(t.skillId)) ? t : undefined;
   }
 
   /** Requests (tools/list, tools/call) still being answered. */
@@ -206,109 +236,41 @@ export class SkillMcpServer extends Server {
     return p;
   }
 
-  /** The tools currently served, in `tools/list` order. */
+  /** The tools this session serves (its scope applied), in `tools/list` order. */
   tools(): SkillTool[] {
-    return [...this.listed];
+    const all = this.catalog.tools();
+    return this.scope ? all.filter((t) => this.scope!.has(t.skillId)) : all;
   }
 
-  /**
-   * Re-reads the registry; when the enabled skills changed, loads the new ones, drops the gone
-   * ones and (if a client is connected) sends `notifications/tools/list_changed`. Resolves to
-   * whether the tool list changed. Concurrent calls share one run.
-   */
+  /** Re-reads the registry (see ToolCatalog.refresh). Resolves to whether the tool list changed. */
   refresh(): Promise<boolean> {
-    this.refreshing ??= this.doRefresh().finally(() => {
-      this.refreshing = undefined;
-    });
-    return this.refreshing;
+    return this.catalog.refresh();
   }
 
   override async connect(transport: Transport): Promise<void> {
     await super.connect(transport);
-    this.startPolling();
+    this.unsubscribe ??= this.catalog.onChange(() => void this.toolsChanged());
+    if (this.ownCatalog) this.catalog.start();
   }
 
   override async close(): Promise<void> {
-    this.stopPolling();
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.ownCatalog) this.catalog.stop();
     await super.close();
   }
 
-  private startPolling(): void {
-    if (this.timer || !(this.pollIntervalMs > 0) || !Number.isFinite(this.pollIntervalMs)) return;
-    this.timer = setInterval(() => {
-      if (!this.transport) {
-        this.stopPolling();
-        return;
-      }
-      void this.refreshQuietly();
-    }, this.pollIntervalMs);
-    this.timer.unref();
-  }
-
-  private stopPolling(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private async refreshQuietly(): Promise<void> {
-    try {
-      await this.refresh();
-    } catch (e) {
-      if (e instanceof SkillError && e.code === 'CLOSED') {
-        this.stopPolling();
-        return;
-      }
-      this.log('warn', `could not re-read the skill registry: ${(e as Error)?.message ?? String(e)}`);
-    }
-  }
-
-  private async doRefresh(): Promise<boolean> {
-    const enabled = this.registry.list().filter((s) => s.enabled);
-    const fingerprint = JSON.stringify(enabled.map((s) => [s.id, s.version, s.componentHash, s.updatedAt]));
-    if (fingerprint === this.fingerprint) return false;
-    this.fingerprint = fingerprint;
-
-    const enabledIds = new Set(enabled.map((s) => s.id));
-    for (const l of this.loader.list()) if (!enabledIds.has(l.id)) this.loader.unload(l.id);
-    for (const id of this.failed.keys()) if (!enabledIds.has(id)) this.failed.delete(id);
-
-    const ready = (await Promise.all(enabled.map((s) => this.ensureLoaded(s)))).filter((s): s is InstalledSkill => s !== undefined);
-    const tools = skillTools(ready);
-    const json = JSON.stringify(tools.map((t) => t.definition));
-    if (json === this.listJson) return false;
-    const before = new Set(this.listed.map((t) => t.name));
-    this.listed = tools;
-    this.byName = new Map(tools.map((t) => [t.name, t]));
-    this.listJson = json;
-    const added = tools.filter((t) => !before.has(t.name)).map((t) => t.name);
-    const removed = [...before].filter((n) => !this.byName.has(n));
-    this.log('info', `serving ${tools.length} tool(s)`, { added, removed });
-    if (this.transport && this.getClientCapabilities() !== undefined) {
-      await this.sendToolListChanged().catch((e: unknown) => this.log('warn', `could not send tools/list_changed: ${(e as Error)?.message ?? String(e)}`));
-    }
-    return true;
-  }
-
-  /** Loads one enabled skill; undefined (logged once per version) when it cannot be served. */
-  private async ensureLoaded(s: InstalledSkill): Promise<InstalledSkill | undefined> {
-    const key = `${s.componentHash}:${s.updatedAt}`;
-    if (this.failed.get(s.id) === key) return undefined;
-    try {
-      await this.loader.load(s.id);
-      this.failed.delete(s.id);
-      return s;
-    } catch (e) {
-      this.failed.set(s.id, key);
-      if (!(e instanceof SkillNotEnabledError)) {
-        const code = e instanceof SkillError ? e.code : 'INTERNAL';
-        this.log('warn', `skill '${s.id}' is enabled but cannot be served: ${code}: ${(e as Error)?.message ?? String(e)}`, { skillId: s.id, code });
-      }
-      return undefined;
-    }
+  private async toolsChanged(): Promise<void> {
+    if (!this.transport || this.getClientCapabilities() === undefined) return;
+    // A scoped session hears only of changes to what it can see.
+    if (this.scope && this.lastListJson === JSON.stringify(this.tools().map((t) => t.name))) return;
+    await this.sendToolListChanged().catch((e: unknown) => this.log('warn', `could not send tools/list_changed: ${(e as Error)?.message ?? String(e)}`));
   }
 
   private async callTool(tool: SkillTool, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
     const { skillId, command } = tool;
+    const admitted = this.admit?.(tool);
+    if (admitted instanceof SkillError) return errorResult(admitted);
     try {
       // Enabled after the last refresh, or unloaded meanwhile: load it, but never before the
       // phase gate (in planning nothing is loaded), and leave not-enabled cases to the invoker,
@@ -320,13 +282,20 @@ export class SkillMcpServer extends Server {
           if (!(e instanceof SkillNotEnabledError)) throw e;
         }
       }
-      const value = await this.invoker.invoke(skillId, command, args ?? {}, { signal });
+      const value = await this.invoker.invoke(skillId, command, args ?? {}, { signal, caller: this.caller });
       return successResult(value);
     } catch (e) {
       if (!(e instanceof SkillError)) this.log('error', `tool ${tool.name} failed unexpectedly: ${(e as Error)?.stack ?? String(e)}`);
-      return errorResult(e);
+      return errorResult(e, this.policy);
+    } finally {
+      admitted?.();
     }
   }
+}
+
+/** The policy file the registry's host policy was read from, if any. */
+function policyFileOf(registry: SkillRegistry): string | undefined {
+  return policySource(registry.hostPolicy)?.file;
 }
 
 /** An MCP server over the given registry, loader and invoker. Call `refresh()` before `connect()`. */
