@@ -1,6 +1,8 @@
 /**
- * The pure validator of core modules (src/sandbox/module-limits.ts) and the component walker
- * (src/build/component-modules.ts), on hand-built bytes and on the real engines' components.
+ * The pure validator of core modules (src/sandbox/module-limits.ts, over the parser in
+ * src/sandbox/wasm-sections.ts), its memory/table maximum rewriter (a table of module bytes in
+ * and out) and the component walker (src/build/component-modules.ts), on hand-built bytes and
+ * on the real engines' components.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import { assertComponentModules, componentCoreModules, ModuleInstancesError } fr
 import { IntegrityError, ResourceLimitError } from '../src/errors.js';
 import {
   capModule,
+  capModuleMemory,
   checkAndCapModules,
   DEFAULT_MODULE_LIMITS,
   MalformedModuleError,
@@ -144,6 +147,84 @@ describe('module limits: memories and tables get a maximum, lowered and never ra
     const out = checkAndCapModules([{ name: 'm.wasm', bytes }], limits64).modules[0]!.bytes;
     expect(shapeOf(out)).toEqual({ ...shapeOf(bytes), tables: [{ min: 3, max: 100_000 }] });
     expect(out.length).toBeGreaterThan(bytes.length - 1);
+  });
+});
+
+describe('module limits: the maximum rewriter, module bytes in and out', () => {
+  // Sections by hand: [id, size, ...body] (every body here is under 128 bytes). Limits flags:
+  // 0x00 = min only, 0x01 = min and max. LEB128: 1024 = 0x80 0x08, 924 = 0x9c 0x07,
+  // 100000 = 0xa0 0x8d 0x06, 200000 = 0xc0 0x9a 0x0c, 65536 = 0x80 0x80 0x04.
+  const sec = (id: number, ...body: number[]) => [id, body.length, ...body];
+  const mod = (...sections: number[][]) => Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...sections.flat()]);
+  const MEM = 5;
+  const TABLE = 4;
+  const IMPORT = 2;
+  const CUSTOM = 0;
+  const CAP_1024 = [0x80, 0x08]; // 64 MiB of 64 KiB pages
+  const TABLE_CAP = [0xa0, 0x8d, 0x06]; // DEFAULT_MODULE_LIMITS.maxTableElements
+  const FUNCREF = 0x70;
+  const EXTERNREF = 0x6f;
+  const importOf = (field: number, desc: number[]) => sec(IMPORT, 1, 1, 0x61, 1, field, ...desc); // (import "a" "<field>" desc)
+
+  // [what, bytes in, bytes out] through checkAndCapModules at memory_mb 64 (the loader's path).
+  const rows: [string, Uint8Array, Uint8Array][] = [
+    ['memory with no maximum: gets the cap', mod(sec(MEM, 1, 0x00, 10)), mod(sec(MEM, 1, 0x01, 10, ...CAP_1024))],
+    ['memory with a maximum above the cap: lowered to it', mod(sec(MEM, 1, 0x01, 10, 0x80, 0x80, 0x04)), mod(sec(MEM, 1, 0x01, 10, ...CAP_1024))],
+    ['memory with a maximum below the cap: kept', mod(sec(MEM, 1, 0x01, 10, 20)), mod(sec(MEM, 1, 0x01, 10, 20))],
+    ['memory with a maximum equal to its minimum: kept', mod(sec(MEM, 1, 0x01, 7, 7)), mod(sec(MEM, 1, 0x01, 7, 7))],
+    ['padded LEB128 in the limits: written back in shortest form', mod(sec(MEM, 1, 0x00, 0x8a, 0x80, 0x00)), mod(sec(MEM, 1, 0x01, 10, ...CAP_1024))],
+    [
+      'several memories: each may grow to what the others leave (1024 - 100 = 924 pages)',
+      mod(sec(MEM, 2, 0x00, 100, 0x00, 0)),
+      mod(sec(MEM, 2, 0x01, 100, ...CAP_1024, 0x01, 0, 0x9c, 0x07)),
+    ],
+    ['funcref table with no maximum: gets maxTableElements', mod(sec(TABLE, 1, FUNCREF, 0x00, 5)), mod(sec(TABLE, 1, FUNCREF, 0x01, 5, ...TABLE_CAP))],
+    ['table with a maximum above maxTableElements: lowered to it', mod(sec(TABLE, 1, FUNCREF, 0x01, 5, 0xc0, 0x9a, 0x0c)), mod(sec(TABLE, 1, FUNCREF, 0x01, 5, ...TABLE_CAP))],
+    ['table with a maximum below maxTableElements: kept', mod(sec(TABLE, 1, FUNCREF, 0x01, 5, 7)), mod(sec(TABLE, 1, FUNCREF, 0x01, 5, 7))],
+    ['externref table: its element type copied, maximum added', mod(sec(TABLE, 1, EXTERNREF, 0x00, 0)), mod(sec(TABLE, 1, EXTERNREF, 0x01, 0, ...TABLE_CAP))],
+    [
+      'two tables, with and without a maximum',
+      mod(sec(TABLE, 2, FUNCREF, 0x00, 1, FUNCREF, 0x01, 2, 3)),
+      mod(sec(TABLE, 2, FUNCREF, 0x01, 1, ...TABLE_CAP, FUNCREF, 0x01, 2, 3)),
+    ],
+    ['imported memory with no maximum: untouched', mod(importOf(0x6d, [0x02, 0x00, 1])), mod(importOf(0x6d, [0x02, 0x00, 1]))],
+    ['imported table with no maximum: untouched', mod(importOf(0x74, [0x01, FUNCREF, 0x00, 5])), mod(importOf(0x74, [0x01, FUNCREF, 0x00, 5]))],
+    [
+      'imported memory untouched, own memory capped to the whole cap (imports are not counted)',
+      mod(importOf(0x6d, [0x02, 0x00, 1]), sec(MEM, 1, 0x00, 10)),
+      mod(importOf(0x6d, [0x02, 0x00, 1]), sec(MEM, 1, 0x01, 10, ...CAP_1024)),
+    ],
+    [
+      'table and memory sections both rewritten, custom sections around them copied verbatim',
+      mod(sec(CUSTOM, 1, 0x78, 0xaa), sec(TABLE, 1, FUNCREF, 0x00, 1), sec(MEM, 1, 0x00, 1), sec(CUSTOM, 1, 0x79)),
+      mod(sec(CUSTOM, 1, 0x78, 0xaa), sec(TABLE, 1, FUNCREF, 0x01, 1, ...TABLE_CAP), sec(MEM, 1, 0x01, 1, ...CAP_1024), sec(CUSTOM, 1, 0x79)),
+    ],
+    ['no memory and no table: bytes unchanged', mod(), mod()],
+  ];
+  it.each(rows)('%s', (_what, input, expected) => {
+    const before = [...input];
+    const out = checkAndCapModules([{ name: 'm.wasm', bytes: input }], limits64);
+    expect(out.violations).toEqual([]);
+    expect([...out.modules[0]!.bytes]).toEqual([...expected]);
+    // The rewrite never changes whether V8 accepts the module, and the input is not modified.
+    expect(WebAssembly.validate(out.modules[0]!.bytes)).toBe(WebAssembly.validate(input));
+    expect([...input]).toEqual(before);
+    expect(moduleShape(out.modules[0]!.bytes).memories.every((m) => m.max !== undefined)).toBe(true);
+  });
+
+  // capModuleMemory (one cap for every memory, for tools such as the in-process benchmark).
+  const memRows: [string, Uint8Array, number, Uint8Array][] = [
+    ['no maximum: the cap in whole pages', mod(sec(MEM, 1, 0x00, 1)), 2 * MB, mod(sec(MEM, 1, 0x01, 1, 32))],
+    ['maximum below the cap: kept', mod(sec(MEM, 1, 0x01, 1, 20)), 2 * MB, mod(sec(MEM, 1, 0x01, 1, 20))],
+    ['a cap under one page: one page', mod(sec(MEM, 1, 0x00, 0)), 1000, mod(sec(MEM, 1, 0x01, 0, 1))],
+    ['every memory gets the whole cap', mod(sec(MEM, 2, 0x00, 1, 0x00, 0)), 2 * MB, mod(sec(MEM, 2, 0x01, 1, 32, 0x01, 0, 32))],
+  ];
+  it.each(memRows)('capModuleMemory: %s', (_what, input, maxBytes, expected) => {
+    expect([...capModuleMemory(input, maxBytes)]).toEqual([...expected]);
+  });
+
+  it('capModuleMemory refuses a memory whose initial size is over the cap', () => {
+    expect(() => capModuleMemory(mod(sec(MEM, 1, 0x00, 40)), 2 * MB)).toThrow(MalformedModuleError);
   });
 });
 
