@@ -32,6 +32,7 @@
 
 import { isIP } from 'node:net';
 import { decideAddress, decideUrl, type NetPolicy } from '../guards/net-guard.js';
+import { DEFAULT_INVOKER_LIMITS } from '../limits.js';
 import { checkRequestHeaders, headersAfterRedirect, withDefaultUserAgent } from './http-headers.js';
 import { ConnectionCache, defaultResolver, literalIp, lookupHost, type NetResolver, type ResolvedAddress } from './net-connections.js';
 import { abortFailure, denial, fail, limitHit, mapError, type AbortCause, type Failure } from './net-errors.js';
@@ -46,11 +47,11 @@ export interface NetCapabilityOptions {
   fetch?: FetchLike | undefined;
   /** DNS seam; default `dns.promises.lookup(host, { all: true })`. Called once per hop. */
   resolver?: NetResolver | undefined;
-  /** Redirects the host follows before answering `limit`. Default 5. */
+  /** Redirects the host follows before answering `limit`. Default: DEFAULT_INVOKER_LIMITS.maxRedirects (5). */
   maxRedirects?: number | undefined;
   /** Deadline of one `fetch()` call, all hops included; also bounded by `ctx.signal`. Default 30 s. */
   timeoutMs?: number | undefined;
-  /** Default 10 MiB. */
+  /** Default: DEFAULT_INVOKER_LIMITS.maxResponseBytes (10 MiB). */
   maxResponseBytes?: number | undefined;
   /** Default 10 MiB. */
   maxRequestBytes?: number | undefined;
@@ -72,10 +73,14 @@ export interface NetCapability {
   close(): Promise<void>;
 }
 
+/**
+ * Defaults of the options above. The two the invoker also sets (redirects, response size) are
+ * the per-invocation defaults of limits.ts, never a copy; the rest exist only here.
+ */
 export const NET_DEFAULTS = {
-  maxRedirects: 5,
+  maxRedirects: DEFAULT_INVOKER_LIMITS.maxRedirects,
   timeoutMs: 30_000,
-  maxResponseBytes: 10 * 1024 * 1024,
+  maxResponseBytes: DEFAULT_INVOKER_LIMITS.maxResponseBytes,
   maxRequestBytes: 10 * 1024 * 1024,
   maxRequestHeaders: 100,
   maxRequestHeaderBytes: 64 * 1024,
