@@ -17,6 +17,8 @@ import { register as registerInvoke } from './commands/invoke.js';
 import { register as registerList } from './commands/list.js';
 import { register as registerMcp } from './commands/mcp.js';
 import { register as registerNew } from './commands/new.js';
+import { register as registerPolicy } from './commands/policy.js';
+import { register as registerToken } from './commands/token.js';
 import { register as registerUninstall } from './commands/uninstall.js';
 import { BIN, CliContext, POLICY_ENV } from './context.js';
 import { EXIT, exitCodeHelp } from './exit-codes.js';
@@ -41,6 +43,8 @@ export const COMMANDS: readonly CommandRegistrar[] = [
   registerInvoke,
   registerAudit,
   registerMcp,
+  registerToken,
+  registerPolicy,
 ];
 
 export function registerCommands(program: Command, ctx: CliContext, commands: readonly CommandRegistrar[] = COMMANDS): void {
@@ -50,7 +54,7 @@ export function registerCommands(program: Command, ctx: CliContext, commands: re
 const ENV_HELP = `
 Environment:
   AGENTOS_HOME                 agentos home (default ~/.agentos); --home wins
-  ${POLICY_ENV}               host policy file (JSON or YAML); --policy wins
+  ${POLICY_ENV}               host policy file (JSON or YAML); --policy wins; default $AGENTOS_HOME/policy.yaml if present
   ${MAX_AGE_ENV}   automatic audit retention: delete events older than N days (default 90)
   ${MAX_EVENTS_ENV}     automatic audit retention: keep the newest N events (default 100000)
                                (applied whenever a command opens the store and as events are written)
@@ -75,7 +79,7 @@ export function createProgram(ctx: CliContext, opts: ProgramOptions = {}): Comma
     .version(packageInfo().version, '-V, --version', 'print the version')
     .option('--home <dir>', 'agentos home (default: $AGENTOS_HOME, else ~/.agentos)')
     .option('--json', 'print exactly one JSON document: {"ok":true,"result":...} or {"ok":false,"error":{...}}')
-    .option('--policy <file>', `host policy file, JSON or YAML (default: $${POLICY_ENV})`)
+    .option('--policy <file>', `host policy file, JSON or YAML (default: $${POLICY_ENV}, else $AGENTOS_HOME/policy.yaml)`)
     .helpOption('-h, --help', 'show help')
     .helpCommand('help [command]', 'show help for a command')
     .showSuggestionAfterError(true)

@@ -14,17 +14,26 @@ import type { AuditLogger, Phase } from '../../types.js';
 import type { CliContext } from '../context.js';
 import { packageInfo } from '../package-info.js';
 import { jsonForTerminal, visibleLines } from '../sanitize.js';
+import { intOption } from '../parse.js';
+import { serveHttp, type HttpServeOptions } from './mcp-http.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('mcp')
-    .description('serve the enabled skills as MCP tools over stdio (for Claude Desktop and other MCP clients)')
+    .description('serve the enabled skills as MCP tools over stdio (for Claude Desktop and other MCP clients), or over HTTP with --listen')
     .addOption(
       new Option('--phase <phase>', 'invoker phase: in planning every tool call is refused with PHASE_VIOLATION')
         .choices(['planning', 'execution'])
         .default('execution'),
     )
-    .action(async (opts: { phase: Phase }, cmd: Command) => {
+    .option('--listen <host:port>', 'serve the MCP Streamable HTTP transport at /mcp instead of stdio (bearer tokens: see `token create`)')
+    .option('--tls-cert <file>', 'with --listen: PEM certificate; serve HTTPS')
+    .option('--tls-key <file>', 'with --listen: PEM private key of --tls-cert')
+    .option('--insecure-listen', 'with --listen: allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy)')
+    .option('--max-concurrent <n>', 'with --listen: calls one token may have running at once (default 8)', intOption(1))
+    .option('--max-calls-per-minute <n>', 'with --listen: calls one token may start per minute (default 600)', intOption(1))
+    .option('--grace-ms <ms>', 'with --listen: on SIGINT/SIGTERM, how long calls in flight may take to finish', intOption(0), 10_000)
+    .action(async (opts: { phase: Phase } & Partial<HttpServeOptions>, cmd: Command) => {
       const stderr = ctx.io.stderr;
       // Nothing but protocol on stdout: whatever a library would print there goes to stderr.
       // stderr is often a terminal, and messages may quote skill text (error messages, ids):
@@ -43,6 +52,16 @@ export function register(program: Command, ctx: CliContext): void {
       };
 
       const registry = ctx.openRegistry(cmd);
+      if (opts.listen !== undefined) {
+        let httpLogs: AuditLogger | undefined;
+        if (ctx.io.env['AGENTOS_LOG_LEVEL']) {
+          const { createDefaultLogger } = await import('../../audit.js');
+          const pino = createDefaultLogger(ctx.io.env);
+          httpLogs = { info: (obj, msg) => pino.info(obj, msg) };
+        }
+        await serveHttp(ctx, registry, { ...opts, listen: opts.listen, graceMs: opts.graceMs ?? 10_000 } as HttpServeOptions, log, httpLogs);
+        return;
+      }
       // Loaded here, not at startup: the other commands do not pay for the SDK and the sandbox.
       const [{ StdioServerTransport }, { createMcpServer }, { SkillLoader }, { SkillInvoker }, { createDefaultLogger }] = await Promise.all([
         import('@modelcontextprotocol/sdk/server/stdio.js'),
