@@ -29,7 +29,7 @@ import { DEFAULT_HOST_POLICY, effectiveLimits, type HostPolicy } from './policy.
 import type { InstalledSkill, SkillRegistry } from './registry.js';
 import { assertComponentModules } from './build/component-modules.js';
 import { checkAndCapModules, MalformedModuleError, moduleLimitError, moduleLimits } from './sandbox/module-limits.js';
-import type { PreparedModules } from './sandbox/skill-worker.js';
+import type { PreparedModules } from './sandbox/worker-handle.js';
 import { ensureWasmFeatures } from './sandbox/wasm-features.js';
 import type { SkillManifest } from './types.js';
 import { readRegularFileSync, UnsafeFileError } from './safe-read.js';

@@ -8,7 +8,7 @@ import type { NetCapability } from '../capabilities/net.js';
 import type { CapResult, Denial, GuestError, LimitHit } from '../capabilities/types.js';
 import type { LimitKind } from '../errors.js';
 import type { AuditEventInput } from '../types.js';
-import type { HostCallHandler } from './skill-worker.js';
+import type { HostCallHandler } from './worker-handle.js';
 import type { CallMsg, ReplyMsg } from './protocol.js';
 import { channelBounds, measure, overMessage, type ChannelBounds } from './channel.js';
 import { DEFAULT_INVOKER_LIMITS } from '../limits.js';

@@ -7,7 +7,7 @@
  * key that has no idle worker, an idle worker of another key is evicted to make room.
  */
 import { InvocationAbortedError, InvokerClosedError, QueueFullError } from '../errors.js';
-import { SkillWorker, type PreparedModules, type WorkerSettings } from './skill-worker.js';
+import { SkillWorker, type PreparedModules, type WorkerSettings } from './worker-handle.js';
 
 export interface PoolOptions {
   /** Most worker threads alive at once, all skills together. */

@@ -1,5 +1,6 @@
 /**
- * The host's handle on one skill worker thread (one component instance).
+ * The host's handle on one skill worker thread (one component instance); runs on the main
+ * thread. The thread itself runs worker-thread.ts.
  *
  * `run()` sends an invocation and serves the guest's host calls until the worker reports
  * `done`. The deadline is enforced here: on expiry the thread is terminated (it may be spinning
@@ -38,9 +39,9 @@ export type RunOutcome = { kind: 'done'; done: DoneMsg } | { kind: 'terminated';
 
 /** The compiled worker script; when running from src/ (tests), the built copy in dist/. */
 function workerScript(): URL {
-  const here = new URL('./worker.js', import.meta.url);
+  const here = new URL('./worker-thread.js', import.meta.url);
   if (existsSync(fileURLToPath(here))) return here;
-  return new URL('../../dist/sandbox/worker.js', import.meta.url);
+  return new URL('../../dist/sandbox/worker-thread.js', import.meta.url);
 }
 
 /** The host's Node options minus those that only make sense for the host's own entry. */
@@ -94,7 +95,7 @@ export class SkillWorker {
       // Workers inherit the host's execArgv; `--input-type` (a host run as `node --input-type=module
       // -e ...`) makes every worker fail to start, since the worker is a file.
       execArgv: workerExecArgv(),
-      // Worker stdout is redirected to stderr inside the worker (worker.ts): no pipes here, they
+      // Worker stdout is redirected to stderr inside the worker (worker-thread.ts): no pipes here, they
       // would keep the process alive and pile listeners on process.stderr.
     });
     this.channel = new ChannelEnd(sab, port1, 'main', bounds);

@@ -1,5 +1,6 @@
 /**
- * Entry point of a skill worker thread: one component instance, driven over the channel.
+ * Entry point of a skill worker thread (runs inside the thread; the host's side is
+ * worker-handle.ts): one component instance, driven over the channel.
  *
  * The guest's imports are synchronous: each one sends a `call` to the host and blocks in
  * Atomics.wait until the host's guard and I/O have answered. Log lines never cross the channel

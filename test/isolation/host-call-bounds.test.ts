@@ -30,7 +30,7 @@ import {
   HARD_MAX_HEADER_BYTES,
   HARD_MAX_MESSAGE_BYTES,
 } from '../../src/sandbox/channel.js';
-import { SkillWorker } from '../../src/sandbox/skill-worker.js';
+import { SkillWorker } from '../../src/sandbox/worker-handle.js';
 import { host, removeTempDirs, SKILLS, tempDir, type Host } from '../helpers.js';
 import { ISOLATION, roomyCopy, runChild, type ChildRun } from './support.js';
 

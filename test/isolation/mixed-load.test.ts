@@ -12,8 +12,8 @@ import { spawned } from './spawn-counter.js';
 import { allEvents, ENGINES, roomyCopy, runChild } from './support.js';
 
 // Count the worker threads the pool starts (the real SkillWorker, subclassed).
-vi.mock('../../src/sandbox/skill-worker.js', async (orig) =>
-  (await import('./spawn-counter.js')).countingWorkerModule(await orig<typeof import('../../src/sandbox/skill-worker.js')>()),
+vi.mock('../../src/sandbox/worker-handle.js', async (orig) =>
+  (await import('./spawn-counter.js')).countingWorkerModule(await orig<typeof import('../../src/sandbox/worker-handle.js')>()),
 );
 
 afterAll(removeTempDirs);
