@@ -29,7 +29,7 @@ export function register(program: Command, ctx: CliContext): void {
         out.line('');
         for (const [k, v] of Object.entries(effective)) {
           const set = r.policy !== undefined && Object.hasOwn(r.policy, k);
-          out.line(`  ${k.padEnd(22)} ${visible(JSON.stringify(v))}${set ? '' : out.c.dim('  (default)')}`);
+          out.line(`  ${k.padEnd(22)} ${visible(JSON.stringify(v) ?? "(none)")}${set ? '' : out.c.dim('  (default)')}`);
         }
       });
     });
