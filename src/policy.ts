@@ -23,7 +23,7 @@ import {
   parseAllowEntry,
   type AllowEntry,
 } from './guards/net-guard.js';
-import { checkPathSyntax } from './guards/fs-guard.js';
+import { checkPathSyntax, isWithinRoot } from './guards/fs-guard.js';
 import { lazy, lazyRequire } from './lazy.js';
 
 // zod and yaml are loaded when a policy is first parsed, not when this module is imported
@@ -113,11 +113,13 @@ function normalizeRoot(p: string): string {
   return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
 }
 
-/** Lexical containment on normalised absolute paths, separator boundary. */
-export function pathContains(outer: string, inner: string): boolean {
-  const o = normalizeRoot(outer);
-  const i = normalizeRoot(inner);
-  return o === '/' || i === o || i.startsWith(`${o}/`);
+/**
+ * Lexical containment: both paths normalised (`.`/`..`/doubled and trailing slashes), then the fs
+ * guard's `isWithinRoot`, the one containment rule (separator boundary; a relative path or one
+ * with a NUL byte contains nothing and is inside nothing).
+ */
+function pathContains(outer: string, inner: string): boolean {
+  return isWithinRoot(normalizeRoot(outer), normalizeRoot(inner));
 }
 
 /** Messages about fs roots (already canonical, or lexical) against allowedRoots / deniedPaths. */

@@ -7,12 +7,12 @@
  * A root overlapping one of them (equal, inside, or containing it) is refused at install, at
  * enable and in the host policy; at invocation the fs guard also denies every path inside them
  * whatever the roots say (a root that became a symlink, a home created after install).
- * Containment is `pathContains` from policy.ts, on canonical paths (realpath where they exist).
+ * Containment is the fs guard's `isWithinRoot`, on canonical paths (realpath where they exist).
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pathContains } from './policy.js';
+import { isWithinRoot } from './guards/fs-guard.js';
 
 export interface ProtectedPath {
   /** Canonical absolute path. */
@@ -82,8 +82,8 @@ export function protectedOverlaps(root: string, protectedPaths: readonly Protect
     let rel: 'is' | 'inside' | 'contains' | undefined;
     for (const r of forms) {
       if (r === p.path) rel = 'is';
-      else if (pathContains(p.path, r)) rel ??= 'inside';
-      else if (pathContains(r, p.path)) rel ??= 'contains';
+      else if (isWithinRoot(p.path, r)) rel ??= 'inside';
+      else if (isWithinRoot(r, p.path)) rel ??= 'contains';
     }
     if (rel) hits.push({ p, rel });
   }
@@ -93,8 +93,8 @@ export function protectedOverlaps(root: string, protectedPaths: readonly Protect
       !hits.some(
         (o) =>
           o !== h &&
-          ((h.rel === 'contains' && o.rel !== 'inside' && pathContains(o.p.path, h.p.path)) ||
-            (h.rel === 'inside' && o.rel !== 'contains' && pathContains(h.p.path, o.p.path))),
+          ((h.rel === 'contains' && o.rel !== 'inside' && isWithinRoot(o.p.path, h.p.path)) ||
+            (h.rel === 'inside' && o.rel !== 'contains' && isWithinRoot(h.p.path, o.p.path))),
       ),
   );
   return kept.map(({ p, rel }) => `${rel === 'is' ? 'is' : rel === 'inside' ? 'lies inside' : 'contains'} ${p.what} (${p.path})`);
@@ -114,9 +114,4 @@ export function checkRootsAgainstProtected(
     }
   });
   return out;
-}
-
-/** Is canonical `p` inside (or equal to) one of the protected directories? */
-export function isProtected(p: string, protectedPaths: readonly (ProtectedPath | string)[]): boolean {
-  return protectedPaths.some((x) => pathContains(typeof x === 'string' ? x : x.path, p));
 }

@@ -102,7 +102,12 @@ export function isCanonicalPath(path: string): boolean {
     .every((c) => c !== '' && c !== '.' && c !== '..');
 }
 
-/** Is canonical `path` the canonical `root` itself or inside it (separator boundary)? */
+/**
+ * Is canonical `path` the canonical `root` itself or inside it (separator boundary)? False when
+ * either is not canonical. The host's one containment rule: the host policy (policy.ts, after
+ * lexical normalisation), the protected directories (protected-paths.ts) and the fs capability
+ * all decide containment here.
+ */
 export function isWithinRoot(root: string, path: string): boolean {
   if (!isCanonicalPath(root) || !isCanonicalPath(path)) return false;
   if (root === '/') return true;
