@@ -3,12 +3,12 @@
 // invocation (timed around the invoker's own capability object) against the same call in a loop
 // on the main thread, for fs read-file, net fetch to a loopback server, and net fetch with an
 // injected fetch that answers at once (no socket). Needs dist/ and the example skills built.
-//   node scripts/bench/probe-hostcall.mjs [iterations=2000]
+//   node bench/probe-hostcall.mjs [iterations=2000]
 import http from 'node:http';
 import { realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SKILLS } from './env.mjs';
-import { cleanup, copySkill, invokerFor, makeStore, tempDir } from './host.mjs';
+import { SKILLS } from './lib/env.mjs';
+import { cleanup, copySkill, invokerFor, makeStore, tempDir } from './lib/hosts.mjs';
 
 const N = Number(process.argv[2] ?? 2000);
 const median = (a) => Math.round([...a].sort((x, y) => x - y)[a.length >> 1] * 10) / 10;

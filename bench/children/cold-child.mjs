@@ -1,5 +1,5 @@
 // Cold start, measured inside a fresh process: from process start (performance.timeOrigin) to
-// the first result of one skill. Prints one JSON line. Used by scripts/bench.mjs.
+// the first result of one skill. Prints one JSON line. Used by the cold_start and load20 sections.
 //   node cold-child.mjs <home> <skillId> <command> <argsJson> [all]
 // `all`: loadEnabledSkills() (every enabled skill) instead of load(skillId).
 const t = { script_start: performance.now() };

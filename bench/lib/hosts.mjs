@@ -1,4 +1,5 @@
-// Throwaway stores with built skills installed, enabled and loaded (like test/helpers.ts).
+// The shared hosts: throwaway stores with built skills installed, enabled and loaded (like
+// test/helpers.ts), and invokers on them.
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { DIST } from './env.mjs';
 
 const { transpileComponent } = await import(`${DIST}/build/transpile.js`);
-const { capModuleMemory } = await import(`${DIST}/sandbox/memory-limit.js`);
+const { capModuleMemory } = await import(`${DIST}/sandbox/module-limits.js`);
 const { ensureWasmFeatures } = await import(`${DIST}/sandbox/wasm-features.js`);
 
 /** Imports that do the work directly, with no guard, no channel, no worker. */

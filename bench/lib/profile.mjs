@@ -14,7 +14,7 @@ function category(cf) {
   if (url.includes('/dist/')) return 'host (dist/)';
   if (url.includes('/node_modules/')) return 'dependencies';
   if (url.includes('/cache/') && url.endsWith('skill.js')) return 'jco glue (skill.js)';
-  if (url.includes('/scripts/bench/')) return 'bench driver';
+  if (url.includes('/bench/')) return 'bench driver';
   if (!url) return f ? 'native/builtin' : 'other';
   return 'other';
 }

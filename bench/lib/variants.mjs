@@ -1,7 +1,7 @@
 // Distinct components without 20 builds: the variant fixture's component carries a marker
 // string (in the QuickJS snapshot's data); each copy gets a different value of the same length,
 // so every copy has its own hash and its own core module bytes (nothing shared by any cache).
-import { readFile, writeFile, mkdir, cp } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify, parse } from 'yaml';
 

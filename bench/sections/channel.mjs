@@ -1,14 +1,36 @@
 // Round trip of one message main -> worker -> main: the host's SharedArrayBuffer channel
 // (Atomics.waitAsync on the main side, Atomics.wait in the worker) against plain postMessage,
-// and against the same channel polled for a few microseconds before falling back to waitAsync.
+// and against the same channel polled for a few microseconds before falling back to waitAsync;
+// and the start of a bare worker thread.
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { DIST } from './env.mjs';
-import { latency } from './stats.mjs';
+import { CHILDREN, DIST } from '../lib/env.mjs';
+import { latency, summarizeMs } from '../lib/stats.mjs';
 
-const WORKER = new URL('./channel-worker.mjs', import.meta.url);
+const WORKER = join(CHILDREN, 'channel-worker.mjs');
 
-export async function channelRoundTrip(opts = {}) {
+export const name = 'channel';
+
+export async function run() {
+  const out = await channelRoundTrip();
+  // Starting a bare worker thread (same resourceLimits as a skill worker) until its first message.
+  const starts = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    const w = new Worker(`require('node:worker_threads').parentPort.postMessage(1)`, {
+      eval: true,
+      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
+    });
+    await new Promise((r) => w.once('message', r));
+    starts.push(performance.now() - t);
+    await w.terminate();
+  }
+  out.bare_worker_start = summarizeMs(starts);
+  return out;
+}
+
+async function channelRoundTrip(opts = {}) {
   const { ChannelEnd, createChannelBuffer } = await import(`${DIST}/sandbox/channel.js`);
   const sab = createChannelBuffer();
   const { port1, port2 } = new MessageChannel();

@@ -1,12 +1,25 @@
 // Peers doing the same work here: Extism's JS SDK (a WAT plugin, no JS engine inside) in the
-// foreground and in worker mode, and isolated-vm running the hello skill's JS logic.
+// foreground and in worker mode, and isolated-vm running the hello skill's JS logic. Each is
+// reported as skipped when it is not installed (isolated-vm lives in bench/peers).
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { ROOT } from './env.mjs';
-import { latency } from './stats.mjs';
+import { FIXTURES, PEERS, ROOT } from '../lib/env.mjs';
+import { withoutPromisingStub } from '../lib/promising.mjs';
+import { latency } from '../lib/stats.mjs';
 
 const ECHO_INPUT = '{"a":1,"b":"two"}';
+
+export const name = 'peers';
+
+export async function run(ctx) {
+  // Extism reads WebAssembly.promising when it is imported and takes JSPI to be present if it is
+  // a function: hide the bench's stub from it.
+  return withoutPromisingStub(async () => ({
+    extism: await extismPeer(ctx.fixtures),
+    isolated_vm: await isolatedVmPeer(),
+  }));
+}
 
 async function loadExtism() {
   try {
@@ -16,12 +29,12 @@ async function loadExtism() {
   }
 }
 
-/** `ctx`: { smallFile, fsRoot, port } of the host-call benchmarks. */
+/** `ctx`: the shared fixtures (lib/fixtures.mjs): { smallFile, smallContent, fsRoot, port, httpBody }. */
 export async function extismPeer(ctx, opts = {}) {
   const ext = await loadExtism();
   if (ext.error) return { skipped: ext.error };
   const { parse } = await import('@bytecodealliance/jco');
-  const wasm = await parse(await readFile(join(ROOT, 'bench/fixtures/extism/plugin.wat'), 'utf8'));
+  const wasm = await parse(await readFile(join(FIXTURES, 'extism/plugin.wat'), 'utf8'));
   const createPlugin = ext.createPlugin ?? ext.default;
   const root = ctx.fsRoot;
   const functions = {
@@ -59,7 +72,7 @@ export async function extismPeer(ctx, opts = {}) {
 
 async function loadIvm() {
   // bench/peers holds it (a native addon compiled from source, kept out of the main install).
-  const require = createRequire(join(ROOT, 'bench/peers/package.json'));
+  const require = createRequire(join(PEERS, 'package.json'));
   try {
     return require('isolated-vm');
   } catch (e) {
@@ -70,7 +83,7 @@ async function loadIvm() {
 export async function isolatedVmPeer(opts = {}) {
   const ivm = await loadIvm();
   if (ivm.error) return { skipped: ivm.error };
-  const src = await readFile(join(ROOT, 'bench/fixtures/isolated-vm-greet.js'), 'utf8');
+  const src = await readFile(join(FIXTURES, 'isolated-vm-greet.js'), 'utf8');
   const iso = new ivm.Isolate({ memoryLimit: 32 });
   const script = iso.compileScriptSync(src);
   const context = iso.createContextSync();
@@ -100,7 +113,7 @@ export async function isolatedVmPeer(opts = {}) {
 
 function require_(ivm) {
   try {
-    return createRequire(join(ROOT, 'bench/peers/package.json'))('isolated-vm/package.json').version;
+    return createRequire(join(PEERS, 'package.json'))('isolated-vm/package.json').version;
   } catch {
     return 'unknown';
   }
