@@ -17,6 +17,12 @@ export type SkillErrorCode =
   | 'INTEGRITY_FAILURE'
   | 'BUILD_FAILED'
   | 'POLICY_VIOLATION'
+  /** The host policy (a file, or an object given in code) is invalid. */
+  | 'POLICY_INVALID'
+  /** The skill store cannot be used (schema newer than this version, ...). */
+  | 'STORE_ERROR'
+  /** An installed component could not be prepared to run (transpiled or compiled). */
+  | 'PREPARE_FAILED'
   | 'QUEUE_FULL'
   | 'ABORTED'
   | 'CLOSED'
@@ -219,6 +225,31 @@ export class PolicyViolationError extends SkillError {
   constructor(entries: string[], ctx: SkillErrorContext = {}) {
     super('POLICY_VIOLATION', `skill '${ctx.skillId}' requests more than the host policy allows: ${entries.join('; ')}`, ctx);
     this.entries = entries;
+  }
+}
+
+/** The operator's host policy is invalid: `issues` names each key (`file` is `(host policy)` for one given in code). */
+export class HostPolicyError extends SkillError {
+  readonly file: string;
+  readonly issues: { path: string; message: string }[];
+  constructor(file: string, issues: { path: string; message: string }[], ctx: SkillErrorContext = {}) {
+    super('POLICY_INVALID', `${file}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`, ctx);
+    this.file = file;
+    this.issues = issues;
+  }
+}
+
+/** The skill store cannot be used: its schema is newer than this version understands, ... */
+export class StoreError extends SkillError {
+  constructor(message: string, ctx: SkillErrorContext = {}) {
+    super('STORE_ERROR', message, ctx);
+  }
+}
+
+/** An installed component could not be prepared to run: the transpiler or WebAssembly.compile refused it. */
+export class PrepareError extends SkillError {
+  constructor(message: string, ctx: SkillErrorContext = {}) {
+    super('PREPARE_FAILED', message, ctx);
   }
 }
 

@@ -47,7 +47,7 @@ export interface SkillInvokerOptions {
   fetch?: FetchLike | undefined;
   /** DNS seam of the default client. */
   resolver?: NetResolver | undefined;
-  /** Receives every audit event of this invoker (warn) and the skills' log lines (info). */
+  /** Receives the skills' log lines (info). Audit events go to the registry's logger, once. */
   logger?: AuditLogger | undefined;
   /** The operator's policy; defaults to the registry's. */
   hostPolicy?: HostPolicy | undefined;
@@ -428,8 +428,8 @@ export class SkillInvoker {
 
   private audit(e: AuditEventInput): void {
     const caller = e.caller ?? (e.invocationId ? this.callers.get(e.invocationId) : undefined);
-    const event = this.registry.recordAudit(caller === undefined ? e : { ...e, caller });
-    this.opts.logger?.warn?.({ audit: event }, `audit ${event.type}`);
+    // The registry's trail stores and logs it (its logger): the one audit sink, never a second copy here.
+    this.registry.recordAudit(caller === undefined ? e : { ...e, caller });
   }
 
   private auditLimit(invocationId: string, skillId: string, command: string, limit: string, max: number, reason: string) {

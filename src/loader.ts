@@ -12,7 +12,8 @@
  * JS glue from a data: URL of them, never from the file. A mismatch is audited
  * (`integrity_failure`) and the cache is rebuilt from the verified component.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { sha256 } from './hash.js';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -21,6 +22,7 @@ import {
   IntegrityError,
   ManifestError,
   ResourceLimitError,
+  PrepareError,
   SkillError,
   SkillModuleNotFoundError,
   SkillNotEnabledError,
@@ -57,10 +59,6 @@ const JS_FILE = 'skill.js';
 
 /** Compiled modules per (component hash, memory cap), shared by every loader in the process. */
 const compiled = new Map<string, Promise<Record<string, WebAssembly.Module>>>();
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 export class SkillLoader {
   private readonly loaded = new Map<string, LoadedSkill>();
@@ -224,7 +222,7 @@ export class SkillLoader {
     try {
       out = await transpileComponent(bytes, 'skill');
     } catch (e) {
-      throw new SkillError('EXECUTION_ERROR', `could not prepare '${id}': ${(e as Error).message}`, {
+      throw new PrepareError(`could not prepare '${id}': ${(e as Error).message}`, {
         skillId: id,
         cause: e,
       });
@@ -358,7 +356,7 @@ function compileModules(
   }
   return p.catch((e: unknown) => {
     if (e instanceof SkillError) throw e;
-    throw new SkillError('EXECUTION_ERROR', `could not compile '${id}': ${(e as Error).message}`, {
+    throw new PrepareError(`could not compile '${id}': ${(e as Error).message}`, {
       skillId: id,
       cause: e,
     });

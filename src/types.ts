@@ -1,5 +1,7 @@
 /** Shared shapes: the validated manifest, host policy, audit events. */
 
+import type { AuditEventType } from './audit-events.js';
+
 /** A JSON Schema object, as written in a manifest (validated with ajv at invoke time). */
 export type JsonSchema = Record<string, unknown>;
 
@@ -48,26 +50,8 @@ export interface SkillManifest {
 
 export type Phase = 'planning' | 'execution';
 
-export type AuditEventType =
-  | 'phase_violation'
-  | 'not_enabled'
-  | 'permission_denied'
-  | 'limit_exceeded'
-  | 'execution_error'
-  | 'integrity_failure'
-  | 'timeout'
-  | 'installed'
-  | 'enabled'
-  | 'disabled'
-  | 'uninstalled'
-  | 'invalid_arguments'
-  | 'command_not_found'
-  /** One per invocation: the denials past the invoker's `maxAuditedDenials`, counted (meta.suppressed). */
-  | 'denials_suppressed'
-  /** Store writes dropped from the full in-memory queue while the store refused writes (meta.dropped). */
-  | 'audit_dropped'
-  /** A call refused by a per-caller limit of the MCP HTTP server (meta.limit: concurrent / per_minute). */
-  | 'rate_limited';
+/** One of AUDIT_EVENT_TYPES (audit-events.ts: the one list, shared with the CLI). */
+export type { AuditEventType };
 
 export interface AuditEvent {
   /** ISO-8601 time. */

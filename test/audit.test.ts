@@ -165,11 +165,11 @@ describe('AuditTrail', () => {
     const trail = new AuditTrail(db, { logger });
     trail.record({ type: 'permission_denied', skillId: 'a' });
     trail.record({ type: 'installed', skillId: 'a' });
-    trail.record({ type: 'timeout', skillId: 'a' });
+    trail.record({ type: 'limit_exceeded', skillId: 'a' });
     expect(calls.map((c) => [c.level, c.obj['type']])).toEqual([
       ['warn', 'permission_denied'],
       ['info', 'installed'],
-      ['warn', 'timeout'],
+      ['warn', 'limit_exceeded'],
     ]);
     expect(calls[0]!.msg).toBe('audit permission_denied');
   });
@@ -202,7 +202,7 @@ describe('AuditTrail', () => {
         { type: 'installed', skillId: 'a', at: at(0) },
         { type: 'permission_denied', skillId: 'a', at: at(1) },
         { type: 'permission_denied', skillId: 'b', at: at(2) },
-        { type: 'timeout', skillId: 'a', at: at(3) },
+        { type: 'limit_exceeded', skillId: 'a', at: at(3) },
         { type: 'permission_denied', skillId: 'a', at: at(4) },
       ];
       for (const e of events) trail.record(e);
@@ -274,8 +274,8 @@ describe('AuditTrail', () => {
       expect(first.map((l) => (JSON.parse(l) as { at: string }).at)).toEqual([at(10), at(10)]);
       expect(lines.every((l) => !l.includes('\n'))).toBe(true);
       const all: string[] = [];
-      trail.exportJsonLines({ type: 'timeout' }, (l) => all.push(l));
-      expect(JSON.parse(all[0]!)).toMatchObject({ type: 'timeout', skillId: 'a', at: at(3) });
+      trail.exportJsonLines({ type: 'limit_exceeded' }, (l) => all.push(l));
+      expect(JSON.parse(all[0]!)).toMatchObject({ type: 'limit_exceeded', skillId: 'a', at: at(3) });
     });
   });
 

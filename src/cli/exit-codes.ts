@@ -28,6 +28,8 @@ export const EXIT_CODE_TABLE: readonly ExitCodeEntry[] = [
   { code: 'BUILD_FAILED', exit: 21, meaning: 'the skill could not be built' },
   { code: 'POLICY_VIOLATION', exit: 22, meaning: 'the skill asks for more than the host policy allows' },
   { code: 'POLICY_INVALID', exit: 23, meaning: 'the host policy file (--policy / $AGENTOS_POLICY) cannot be read or is invalid' },
+  { code: 'STORE_ERROR', exit: 24, meaning: 'the skill store cannot be used (its schema is newer than this version)' },
+  { code: 'PREPARE_FAILED', exit: 25, meaning: 'an installed component could not be prepared to run (transpile or compile failed)' },
 ];
 
 export const EXIT = {

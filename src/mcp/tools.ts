@@ -19,7 +19,7 @@
  * A tool's name therefore depends only on its own skill id and command, plus whether another
  * enabled skill collides with it; no ordering of installs can steal a name.
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from '../hash.js';
 import type { InstalledSkill } from '../registry.js';
 import type { JsonSchema, SkillManifest } from '../types.js';
 
@@ -43,7 +43,7 @@ export function baseToolName(skillId: string, command: string): string {
 
 /** Hex digest identifying a (skill, command) pair; the source of every hash suffix. */
 export function toolKeyHash(skillId: string, command: string): string {
-  return createHash('sha256').update(`${skillId}\n${command}`).digest('hex');
+  return sha256(`${skillId}\n${command}`);
 }
 
 function withSuffix(base: string, hash: string, len: number): string {

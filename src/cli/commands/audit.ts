@@ -3,10 +3,10 @@
  * `audit prune`: retention by hand (automatic retention: see ../retention.ts).
  */
 import { Option, type Command } from 'commander';
+import { AUDIT_EVENT_TYPES, SECURITY_EVENT_TYPES } from '../../audit-events.js';
 import type { AuditEvent, AuditQuery } from '../../types.js';
 import { UsageError } from '../cli-errors.js';
 import type { CliContext } from '../context.js';
-import { lib } from '../lib.js';
 import { formatTime, truncate } from '../format.js';
 import { intOption, numberOption, parseSince } from '../parse.js';
 import { MAX_AGE_ENV, MAX_EVENTS_ENV, resolveRetention } from '../retention.js';
@@ -14,21 +14,7 @@ import { jsonForTerminal, visible } from '../sanitize.js';
 import { formatTable } from '../table.js';
 
 /** Event types known to this version (others may appear; they are shown as stored). */
-export const KNOWN_EVENT_TYPES = [
-  'phase_violation',
-  'not_enabled',
-  'permission_denied',
-  'limit_exceeded',
-  'execution_error',
-  'integrity_failure',
-  'timeout',
-  'installed',
-  'enabled',
-  'disabled',
-  'uninstalled',
-  'invalid_arguments',
-  'command_not_found',
-] as const;
+export const KNOWN_EVENT_TYPES = AUDIT_EVENT_TYPES;
 
 interface AuditOpts {
   skill?: string;
@@ -70,7 +56,7 @@ export function register(program: Command, ctx: CliContext): void {
         // Targets, reasons, commands come from skills: every cell is shown `visible` (see sanitize.ts).
         const rows = events.map((e) => [
           c.dim(visible(formatTime(e.at))),
-          (lib().SECURITY_EVENT_TYPES.has(e.type) ? c.red : e.type === 'execution_error' ? c.yellow : c.green)(visible(e.type)),
+          (SECURITY_EVENT_TYPES.has(e.type) ? c.red : e.type === 'execution_error' ? c.yellow : c.green)(visible(e.type)),
           visible(e.skillId ?? '-'),
           visible(e.command ?? '-'),
           truncate(visible(eventDetail(e)), 100),

@@ -1,0 +1,139 @@
+/**
+ * Usage figures per skill (invocations, failures by code, time), in the store's skill_usage
+ * tables. Counts are queued through the StoreWriter like audit rows: written now if the store
+ * takes them within a few ms, else retried off the hot path.
+ */
+
+import type { StoreWriter } from '../store-writer.js';
+import type { SqlDatabase } from './sqlite.js';
+
+export interface UsageFigures {
+  skillId: string;
+  invocations: number;
+  failures: number;
+  /** Failures per error code (`TIMEOUT`, `PERMISSION_DENIED`, ...; `UNKNOWN` when none was given). */
+  failuresByCode: Record<string, number>;
+  totalMs: number;
+  meanMs: number;
+  maxMs: number;
+  lastAt: string | null;
+}
+
+/** One finished invocation, as counted. */
+export interface UsageSample {
+  skillId: string;
+  ok: boolean;
+  code?: string | undefined;
+  ms: number;
+  /** Who asked (token name, or `invoke(..., { caller })`): also counted per caller. */
+  caller?: string | undefined;
+}
+
+/** Invocations of one skill by one caller. */
+export interface CallerUsage {
+  caller: string;
+  skillId: string;
+  invocations: number;
+  failures: number;
+  totalMs: number;
+  lastAt: string | null;
+}
+
+type UsageRow = { skill_id: string; invocations: number; failures: number; total_ms: number; max_ms: number; last_at: string | null };
+
+export class UsageTable {
+  private readonly stmts: ReturnType<typeof prepare>;
+
+  constructor(
+    db: SqlDatabase,
+    private readonly writer: StoreWriter,
+  ) {
+    this.stmts = prepare(db);
+  }
+
+  /** Count many invocations in one transaction, through the writer's queue. */
+  record(batch: readonly UsageSample[]): void {
+    if (batch.length === 0) return;
+    const at = new Date().toISOString();
+    const rows = batch.map((u) => ({ ...u }));
+    this.writer.enqueue({
+      run: () => {
+        for (const u of rows) {
+          const ms = Number.isFinite(u.ms) && u.ms > 0 ? u.ms : 0;
+          this.stmts.upsert.run({ skillId: u.skillId, failed: u.ok ? 0 : 1, ms, at });
+          if (!u.ok) this.stmts.codeUpsert.run(u.skillId, u.code ?? 'UNKNOWN');
+          if (u.caller !== undefined) this.stmts.callerUpsert.run({ caller: u.caller, skillId: u.skillId, failed: u.ok ? 0 : 1, ms, at });
+        }
+      },
+    });
+  }
+
+  /** Figures of one skill (zeros if never invoked). */
+  get(skillId: string): UsageFigures {
+    const row = this.stmts.get.get(skillId) as UsageRow | undefined;
+    return this.figures(row ?? { skill_id: skillId, invocations: 0, failures: 0, total_ms: 0, max_ms: 0, last_at: null });
+  }
+
+  /** Figures of every skill invoked so far. */
+  all(): UsageFigures[] {
+    return (this.stmts.all.all() as UsageRow[]).map((r) => this.figures(r));
+  }
+
+  /** Invocations per caller and skill, of one caller or of all. */
+  byCaller(caller?: string): CallerUsage[] {
+    const rows = (caller === undefined ? this.stmts.callersAll.all() : this.stmts.callerGet.all(caller)) as {
+      caller: string;
+      skill_id: string;
+      invocations: number;
+      failures: number;
+      total_ms: number;
+      last_at: string | null;
+    }[];
+    return rows.map((r) => ({ caller: r.caller, skillId: r.skill_id, invocations: r.invocations, failures: r.failures, totalMs: r.total_ms, lastAt: r.last_at }));
+  }
+
+  /** Forget a skill's figures (the registry calls it inside uninstall's transaction). */
+  delete(skillId: string): void {
+    this.stmts.delete.run(skillId);
+    this.stmts.codesDelete.run(skillId);
+  }
+
+  private figures(r: UsageRow): UsageFigures {
+    const codes = this.stmts.codes.all(r.skill_id) as { code: string; count: number }[];
+    return {
+      skillId: r.skill_id,
+      invocations: r.invocations,
+      failures: r.failures,
+      failuresByCode: Object.fromEntries(codes.map((c) => [c.code, c.count])),
+      totalMs: r.total_ms,
+      meanMs: r.invocations > 0 ? r.total_ms / r.invocations : 0,
+      maxMs: r.max_ms,
+      lastAt: r.last_at,
+    };
+  }
+}
+
+function prepare(db: SqlDatabase) {
+  return {
+    upsert: db.prepare(`
+      INSERT INTO skill_usage (skill_id, invocations, failures, total_ms, max_ms, last_at)
+      VALUES (@skillId, 1, @failed, @ms, @ms, @at)
+      ON CONFLICT (skill_id) DO UPDATE SET
+        invocations = invocations + 1, failures = failures + @failed, total_ms = total_ms + @ms,
+        max_ms = max(max_ms, @ms), last_at = @at`),
+    codeUpsert: db.prepare(`
+      INSERT INTO skill_usage_failures (skill_id, code, count) VALUES (?, ?, 1)
+      ON CONFLICT (skill_id, code) DO UPDATE SET count = count + 1`),
+    get: db.prepare('SELECT * FROM skill_usage WHERE skill_id = ?'),
+    all: db.prepare('SELECT * FROM skill_usage ORDER BY skill_id'),
+    codes: db.prepare('SELECT code, count FROM skill_usage_failures WHERE skill_id = ? ORDER BY code'),
+    callerUpsert: db.prepare(`
+      INSERT INTO caller_usage (caller, skill_id, invocations, failures, total_ms, last_at) VALUES (@caller, @skillId, 1, @failed, @ms, @at)
+      ON CONFLICT (caller, skill_id) DO UPDATE SET
+        invocations = invocations + 1, failures = failures + @failed, total_ms = total_ms + @ms, last_at = @at`),
+    callersAll: db.prepare('SELECT * FROM caller_usage ORDER BY caller, skill_id'),
+    callerGet: db.prepare('SELECT * FROM caller_usage WHERE caller = ? ORDER BY caller, skill_id'),
+    delete: db.prepare('DELETE FROM skill_usage WHERE skill_id = ?'),
+    codesDelete: db.prepare('DELETE FROM skill_usage_failures WHERE skill_id = ?'),
+  };
+}
