@@ -52,21 +52,8 @@ export interface SkillRow {
   updated_at: string;
 }
 
-/** What install writes (the manifest as JSON text; manifest_rev is renewed by the statement). */
-export interface SkillRowInput {
-  id: string;
-  name: string;
-  version: string;
-  description: string;
-  manifest: string;
-  enabled: number;
-  component_hash: string;
-  component_size: number;
-  imports: string;
-  source_dir: string;
-  installed_at: string;
-  updated_at: string;
-}
+/** What install writes: the manifest as JSON text (manifest_rev is renewed by the statement). */
+export type SkillRowInput = Omit<SkillRow, 'manifest_rev' | 'manifest_bytes'> & { manifest: string };
 
 type Parsed = { rev: string; manifest: SkillManifest; imports: string[]; manifestError?: string };
 
