@@ -8,6 +8,7 @@
 import {
   BuildError,
   CommandNotFoundError,
+  HostPolicyError,
   InvalidArgumentsError,
   ManifestError,
   PermissionDeniedError,
@@ -15,7 +16,6 @@ import {
   SkillError,
   SkillNotEnabledError,
 } from '../errors.js';
-import type { HostPolicyError } from '../policy.js';
 import { CliError } from './cli-errors.js';
 import { exitCodeFor } from './exit-codes.js';
 import { visible } from './sanitize.js';
@@ -41,10 +41,7 @@ function renderRaw(err: unknown, opts: { bin: string; debug: boolean }): Rendere
     const json = err.toJSON();
     return { exitCode: exitCodeFor(err.code), json, human: [...lines(err.message), ...(err.hint ? lines(err.hint) : []), ...stack(err)] };
   }
-  if (err instanceof SkillError) {
-    return { exitCode: exitCodeFor(err.code), json: err.toJSON(), human: [...skillErrorLines(err, opts.bin), ...causeStack(err), ...stack(err)] };
-  }
-  if (isHostPolicyError(err)) {
+  if (err instanceof HostPolicyError) {
     return {
       exitCode: exitCodeFor('POLICY_INVALID'),
       json: { name: err.name, code: 'POLICY_INVALID', message: err.message, file: err.file, issues: err.issues },
@@ -55,17 +52,15 @@ function renderRaw(err: unknown, opts: { bin: string; debug: boolean }): Rendere
       ],
     };
   }
+  if (err instanceof SkillError) {
+    return { exitCode: exitCodeFor(err.code), json: err.toJSON(), human: [...skillErrorLines(err, opts.bin), ...causeStack(err), ...stack(err)] };
+  }
   const message = err instanceof Error ? err.message : String(err);
   return {
     exitCode: exitCodeFor('INTERNAL'),
     json: { name: err instanceof Error ? err.name : 'Error', code: 'INTERNAL', message },
     human: [...lines(`internal error: ${message}`), ...(opts.debug ? stack(err) : ['(set AGENTOS_DEBUG=1 to see the stack)'])],
   };
-}
-
-/** By name: importing policy.js (zod) just to test instanceof would slow every command down. */
-function isHostPolicyError(e: unknown): e is HostPolicyError {
-  return e instanceof Error && e.name === 'HostPolicyError' && Array.isArray((e as Partial<HostPolicyError>).issues);
 }
 
 function skillErrorLines(err: SkillError, bin: string): string[] {
