@@ -30,6 +30,8 @@ const JSON_LEN = 3;
 const BIN_LEN = 4;
 const WORKER_FLAG = 5; // set by the worker: an instance is ready for the next invocation
 const CONTROL_BYTES = 64;
+/** The control block's layout, for the channel's own tests (which forge what a broken peer writes). */
+export const CHANNEL_LAYOUT = { SEQ_TO_WORKER, SEQ_TO_MAIN, VIA, JSON_LEN, BIN_LEN, CONTROL_BYTES } as const;
 
 export const DEFAULT_REGION_BYTES = 256 * 1024;
 /** Atomics.load polls before sleeping (a few microseconds). */
@@ -58,11 +60,24 @@ export function channelBounds(bounds?: Partial<ChannelBounds>): ChannelBounds {
   return { maxHeaderBytes: Math.min(clamp(bounds?.maxHeaderBytes, HARD_MAX_HEADER_BYTES), maxMessageBytes), maxMessageBytes };
 }
 
-export interface Message {
-  header: Record<string, unknown>;
+/** Every message header names its type in `t` (protocol.ts has the unions of each direction). */
+export interface WireMessage {
+  t: string;
+}
+/** Any header: the default of an end nobody typed (tests, the benchmark). */
+export type AnyMessage = WireMessage & Record<string, unknown>;
+
+export interface Message<H extends WireMessage = AnyMessage> {
+  header: H;
   payload?: Uint8Array | undefined;
   /** `JSON.stringify(header)`, when the sender already made it (measuring a reply needs it). */
   json?: string | undefined;
+}
+
+/** A message the channel could not read: `read` returns it instead of throwing (see `malformed`). */
+export interface MalformedMsg {
+  t: 'malformed';
+  message: string;
 }
 
 /** What a message would cost on the wire, and whether it is over `bounds` (and which part). */
@@ -70,10 +85,17 @@ export interface Measured {
   json: string;
   headerBytes: number;
   payloadBytes: number;
-  over?: { part: 'header' | 'message'; bytes: number; max: number } | undefined;
+  over?: Oversize | undefined;
 }
 
-export function measure(header: Record<string, unknown>, payload: Uint8Array | undefined, bounds: ChannelBounds, json?: string): Measured {
+/** How far over the channel's bounds a message was. */
+export interface Oversize {
+  part: 'header' | 'message';
+  bytes: number;
+  max: number;
+}
+
+export function measure(header: object, payload: Uint8Array | undefined, bounds: ChannelBounds, json?: string): Measured {
   const text = json ?? JSON.stringify(header);
   const headerBytes = Buffer.byteLength(text);
   const payloadBytes = payload ? payload.byteLength : 0;
@@ -98,8 +120,12 @@ export function createChannelBuffer(regionBytes = DEFAULT_REGION_BYTES): SharedA
 
 type Side = 'main' | 'worker';
 
-/** One end of the channel. Both ends share the buffer; each writes only its own counter. */
-export class ChannelEnd {
+/**
+ * One end of the channel. Both ends share the buffer; each writes only its own counter. `Send`
+ * and `Receive` are the message unions of each direction (protocol.ts: the host's end is
+ * `ChannelEnd<HostToWorker, WorkerToHost>`, the worker's the reverse).
+ */
+export class ChannelEnd<Send extends WireMessage = AnyMessage, Receive extends WireMessage = AnyMessage> {
   private readonly ctrl: Int32Array;
   private readonly data: Buffer;
   private readonly mySeq: number;
@@ -126,10 +152,10 @@ export class ChannelEnd {
    * Writes `msg` for the peer. Over the bounds it throws ResourceLimitError (`message_size`) and
    * sends nothing: the turn stays with this end, which can send something smaller instead.
    */
-  send(msg: Message): void {
+  send(msg: Message<Send>): void {
     const payload = msg.payload;
     const m = measure(msg.header, payload, this.bounds, msg.json);
-    if (m.over) throw new ResourceLimitError('message_size', m.over.max, overMessage(`a ${String(msg.header.t)} message`, m.over));
+    if (m.over) throw new ResourceLimitError('message_size', m.over.max, overMessage(`a ${msg.header.t} message`, m.over));
     const json = m.json;
     const binLen = m.payloadBytes;
     if (m.headerBytes + binLen <= this.data.byteLength) {
@@ -165,10 +191,10 @@ export class ChannelEnd {
    * Worker side: block until the peer's next message. A short spin first: a host call's reply
    * usually comes within microseconds, and waking from a futex costs far more than that.
    */
-  receiveSync(): Message;
+  receiveSync(): Received<Receive>;
   /** With a timeout (ms): `undefined` when nothing came in time. */
-  receiveSync(timeoutMs: number): Message | undefined;
-  receiveSync(timeoutMs?: number): Message | undefined {
+  receiveSync(timeoutMs: number): Received<Receive> | undefined;
+  receiveSync(timeoutMs?: number): Received<Receive> | undefined {
     for (let spins = 0; spins < SPIN_LIMIT; spins++) {
       if (this.hasMessage()) return this.read();
     }
@@ -183,7 +209,7 @@ export class ChannelEnd {
    * Main side: resolve on the peer's next message without blocking the event loop, or with
    * `undefined` once `cancel()` was called (the worker was terminated).
    */
-  async receive(): Promise<Message | undefined> {
+  async receive(): Promise<Received<Receive> | undefined> {
     for (;;) {
       if (this.cancelled) return undefined;
       if (this.hasMessage()) return this.read();
@@ -198,8 +224,12 @@ export class ChannelEnd {
     Atomics.notify(this.ctrl, this.peerSeq);
   }
 
-  /** The peer's message; never throws (see `malformed`). */
-  private read(): Message {
+  /**
+   * The peer's message; never throws (see `malformed`). Its header is checked to be an object
+   * with a string `t`; the peer is trusted to send only `Receive`s (the host's answers to a
+   * `t` it does not know are in worker-handle.ts and worker-thread.ts).
+   */
+  private read(): Received<Receive> {
     this.seen = Atomics.load(this.ctrl, this.peerSeq);
     let json: string;
     let payload: Uint8Array | undefined;
@@ -234,11 +264,14 @@ export class ChannelEnd {
     if (!header || typeof header !== 'object' || Array.isArray(header) || typeof (header as { t?: unknown }).t !== 'string') {
       return malformed('a message header is not an object with a type');
     }
-    return { header: header as Record<string, unknown>, payload };
+    return { header: header as Receive, payload };
   }
 }
 
+/** What an end receives: a message of the peer's union, or one it could not read. */
+export type Received<Receive extends WireMessage> = Message<Receive> | Message<MalformedMsg>;
+
 /** What `read` returns for a message it cannot use: the caller fails the invocation, typed. */
-function malformed(message: string): Message {
+function malformed(message: string): Message<MalformedMsg> {
   return { header: { t: 'malformed', message: `channel: ${message}` } };
 }

@@ -1,15 +1,19 @@
 /**
  * Serves a guest's host calls during one invocation: counts them against the invocation's
- * caps, hands each to its capability (whose guard decides before any I/O), audits denials and
- * limit hits, and remembers them so the invocation fails even if the guest swallowed the error.
+ * caps, hands each to the host function its capability contributed (fs-host.ts, net-host.ts;
+ * the capability's guard decides before any I/O), audits denials and limit hits, and remembers
+ * them so the invocation fails even if the guest swallowed the error.
  */
 import type { FsCapability } from '../capabilities/fs.js';
+import { fsHostFunctions } from '../capabilities/fs-host.js';
 import type { NetCapability } from '../capabilities/net.js';
+import { netHostFunctions } from '../capabilities/net-host.js';
 import type { CapResult, Denial, GuestError, LimitHit } from '../capabilities/types.js';
 import type { LimitKind } from '../errors.js';
 import type { AuditEventInput } from '../types.js';
 import type { HostCallHandler } from './worker-handle.js';
-import type { CallMsg, ReplyMsg } from './protocol.js';
+import type { CallMsg, CallOf, HostFn, ReplyMsg } from './protocol.js';
+import type { HostAnswer, HostFunctions } from './host-function.js';
 import { channelBounds, measure, overMessage, type ChannelBounds } from './channel.js';
 import { DEFAULT_INVOKER_LIMITS } from '../limits.js';
 
@@ -49,7 +53,8 @@ export function createHostCallHandler(
   signal: AbortSignal,
   audit: (e: AuditEventInput) => void,
 ): HostCallHandler {
-  const ctx = { signal };
+  const table: HostFunctions = { ...fsHostFunctions(caps.fs), ...netHostFunctions(caps.net) };
+  const maxAuditedDenials = limits.maxAuditedDenials ?? DEFAULT_INVOKER_LIMITS.maxAuditedDenials;
 
   const limitHit = (l: LimitHit | { limit: LimitKind; max: number; message: string }, target: string, operation: string) => {
     // One limit_exceeded per invocation: a guest that keeps calling past a cap must not be able
@@ -68,122 +73,96 @@ export function createHostCallHandler(
     });
   };
 
-  const fail = (err: GuestError): { reply: ReplyMsg } => ({ reply: { t: 'reply', ok: false, err } });
-
-  function answer<T>(
-    r: CapResult<T>,
-    target: string,
-    operation: string,
-    ok: (v: T) => { reply: ReplyMsg; payload?: Uint8Array | undefined },
-  ) {
-    if (r.ok) return ok(r.value);
-    // Only a 'denied' is a denial; a malformed request ('invalid') is the guest's own mistake.
-    if (r.denial && r.error.tag === 'denied') {
-      if (!record.denial) record.denial = r.denial;
-      record.denials = (record.denials ?? 0) + 1;
-      // A guest looping on a denied call must not write a row per call: the first few in full,
-      // the rest counted for one summary row at the end of the invocation.
-      if (record.denials > (limits.maxAuditedDenials ?? DEFAULT_INVOKER_LIMITS.maxAuditedDenials)) {
-        const s = (record.suppressedDenials ??= {});
-        s[r.denial.capability] = (s[r.denial.capability] ?? 0) + 1;
-      } else {
-        audit({
-          type: 'permission_denied',
-          invocationId: record.invocationId,
-          skillId: record.skillId,
-          command: record.command,
-          capability: r.denial.capability,
-          target: r.denial.target,
-          operation: r.denial.operation,
-          reason: r.denial.reason,
-          meta: { rule: r.denial.rule },
-        });
-      }
+  const denied = (denial: Denial) => {
+    if (!record.denial) record.denial = denial;
+    record.denials = (record.denials ?? 0) + 1;
+    // A guest looping on a denied call must not write a row per call: the first few in full,
+    // the rest counted for one summary row at the end of the invocation.
+    if (record.denials > maxAuditedDenials) {
+      const s = (record.suppressedDenials ??= {});
+      s[denial.capability] = (s[denial.capability] ?? 0) + 1;
+      return;
     }
+    audit({
+      type: 'permission_denied',
+      invocationId: record.invocationId,
+      skillId: record.skillId,
+      command: record.command,
+      capability: denial.capability,
+      target: denial.target,
+      operation: denial.operation,
+      reason: denial.reason,
+      meta: { rule: denial.rule },
+    });
+  };
+
+  const fail = (err: GuestError): Answer => ({ reply: { t: 'reply', ok: false, err } });
+  const limitFail = (l: { limit: LimitKind; max: number; message: string }, target: string, operation: string): Answer => {
+    limitHit(l, target, operation);
+    return fail({ tag: 'limit', val: l.message });
+  };
+
+  /** The reply to a capability's answer, after its denial and limit have been recorded. */
+  const reply = (r: CapResult<HostAnswer<HostFn>>, target: string, operation: string): Answer => {
+    if (r.ok) return { reply: { t: 'reply', ok: true, v: r.value.v }, payload: r.value.payload };
+    // Only a 'denied' is a denial; a malformed request ('invalid') is the guest's own mistake.
+    if (r.denial && r.error.tag === 'denied') denied(r.denial);
     if (r.limit) limitHit(r.limit, target, operation);
     return fail(r.error);
+  };
+
+  /** One known host function's call, through its capability's HostFunction. */
+  async function serveKnown<F extends HostFn>(call: CallOf<F>, fn: F, payload: Uint8Array | undefined): Promise<Answer> {
+    const hostFunction = table[fn];
+    const target = hostFunction.target(call);
+    const operation = hostFunction.operation(call);
+    const countIo = (n: number): GuestError | undefined => {
+      record.ioBytes += n;
+      if (record.ioBytes <= limits.maxIoBytes) return undefined;
+      const message = `more than ${limits.maxIoBytes} bytes of I/O in one invocation`;
+      limitHit({ limit: 'io_bytes', max: limits.maxIoBytes, message }, target, operation);
+      return { tag: 'limit', val: message };
+    };
+    return reply(await hostFunction.serve(call, { signal, payload, countIo }), target, operation);
   }
 
-  const countIo = (n: number, target: string, operation: string): GuestError | undefined => {
-    record.ioBytes += n;
-    if (record.ioBytes <= limits.maxIoBytes) return undefined;
-    const message = `more than ${limits.maxIoBytes} bytes of I/O in one invocation`;
-    limitHit({ limit: 'io_bytes', max: limits.maxIoBytes, message }, target, operation);
-    return { tag: 'limit', val: message };
+  const targetOfKnown = <F extends HostFn>(call: CallOf<F>, fn: F): string => table[fn].target(call);
+  const targetOf = (call: CallMsg): string => ('oversize' in call || !Object.hasOwn(table, call.fn) ? '' : targetOfKnown(call, call.fn));
+
+  const serve = async (call: CallMsg, payload: Uint8Array | undefined, target: string, operation: string): Promise<Answer> => {
+    if (++record.hostCalls > limits.maxHostCalls) {
+      return limitFail({ limit: 'host_calls', max: limits.maxHostCalls, message: `more than ${limits.maxHostCalls} host calls in one invocation` }, target, operation);
+    }
+    // The worker did not send it: too big for the channel (its size is all that came).
+    if ('oversize' in call) return limitFail({ limit: 'message_size', max: call.oversize.max, message: overMessage(`${call.fn} call`, call.oversize) }, target, operation);
+    if (!Object.hasOwn(table, call.fn)) return fail({ tag: 'invalid', val: `unknown host function ${String(call.fn)}` });
+    return serveKnown(call, call.fn, payload);
   };
 
   const bounds = limits.bounds ?? channelBounds();
   /** A reply too big for the channel becomes `limit` (and fails the invocation), never a crash. */
-  const bounded = (out: { reply: ReplyMsg; payload?: Uint8Array | undefined }, fn: string, target: string, operation: string) => {
-    const m = measure(out.reply as unknown as Record<string, unknown>, out.payload, bounds);
+  const bounded = (out: Answer, fn: string, target: string, operation: string): Answer & { json?: string } => {
+    const m = measure(out.reply, out.payload, bounds);
     if (!m.over) return { ...out, json: m.json };
-    const message = overMessage(`the reply to ${fn}`, m.over);
-    limitHit({ limit: 'message_size', max: m.over.max, message }, target, operation);
-    return fail({ tag: 'limit', val: message });
-  };
-
-  const serve = async (call: CallMsg, payload: Uint8Array | undefined) => {
-    const target = call.path ?? call.req?.url ?? '';
-    const operation = call.fn.slice(call.fn.indexOf('.') + 1);
-    if (++record.hostCalls > limits.maxHostCalls) {
-      const message = `more than ${limits.maxHostCalls} host calls in one invocation`;
-      limitHit({ limit: 'host_calls', max: limits.maxHostCalls, message }, target, operation);
-      return fail({ tag: 'limit', val: message });
-    }
-    if (call.oversize) {
-      // The worker did not send it: too big for the channel (its size is all that came).
-      const message = overMessage(`${call.fn} call`, call.oversize);
-      limitHit({ limit: 'message_size', max: call.oversize.max, message }, target, operation);
-      return fail({ tag: 'limit', val: message });
-    }
-    const path = call.path ?? '';
-    switch (call.fn) {
-      case 'fs.read-file':
-        return answer(await caps.fs.readFile(path, ctx), target, operation, (data) => {
-          const over = countIo(data.byteLength, target, operation);
-          return over ? fail(over) : { reply: { t: 'reply', ok: true }, payload: data };
-        });
-      case 'fs.write-file': {
-        const data = payload ?? new Uint8Array(0);
-        const over = countIo(data.byteLength, target, operation);
-        if (over) return fail(over);
-        return answer(await caps.fs.writeFile(path, data, ctx), target, operation, () => ({
-          reply: { t: 'reply', ok: true },
-        }));
-      }
-      case 'fs.list-dir':
-        return answer(await caps.fs.listDir(path, ctx), target, operation, (v) => ({ reply: { t: 'reply', ok: true, v } }));
-      case 'fs.stat':
-        return answer(await caps.fs.stat(path, ctx), target, operation, (v) => ({ reply: { t: 'reply', ok: true, v } }));
-      case 'fs.remove':
-        return answer(await caps.fs.remove(path, ctx), target, operation, () => ({ reply: { t: 'reply', ok: true } }));
-      case 'fs.make-dir':
-        return answer(await caps.fs.makeDir(path, ctx), target, operation, () => ({ reply: { t: 'reply', ok: true } }));
-      case 'net.fetch': {
-        const req = call.req ?? { method: 'GET', url: '', headers: [] };
-        const over = countIo(payload?.byteLength ?? 0, target, req.method);
-        if (over) return fail(over);
-        const r = await caps.net.fetch({ ...req, body: payload }, ctx);
-        return answer(r, target, req.method, (res) => {
-          const over2 = countIo(res.body.byteLength, target, req.method);
-          if (over2) return fail(over2);
-          return { reply: { t: 'reply', ok: true, v: { status: res.status, headers: res.headers } }, payload: res.body };
-        });
-      }
-      default:
-        return fail({ tag: 'invalid', val: `unknown host function ${String((call as { fn: unknown }).fn)}` });
-    }
+    return limitFail({ limit: 'message_size', max: m.over.max, message: overMessage(`the reply to ${fn}`, m.over) }, target, operation);
   };
 
   // A capability must answer with a CapResult; if one throws anyway, the guest gets 'failed'
   // rather than a host crash or a guest blocked forever.
   return async (call, payload) => {
     try {
-      const target = call.path ?? call.req?.url ?? '';
-      return bounded(await serve(call, payload), call.fn, target, call.fn.slice(call.fn.indexOf('.') + 1));
+      const target = targetOf(call);
+      const operation = call.fn.slice(call.fn.indexOf('.') + 1);
+      return bounded(await serve(call, payload, target, operation), call.fn, target, operation);
     } catch {
       // No detail for the guest: a host exception's text may name host paths or addresses.
       return fail({ tag: 'failed', val: `internal host error in ${call.fn}` });
     }
   };
+}
+
+/** A reply and its bytes. */
+interface Answer {
+  reply: ReplyMsg;
+  payload?: Uint8Array | undefined;
 }

@@ -1,6 +1,11 @@
-/** Message shapes on the channel between the host and a skill worker (see channel.ts). */
+/**
+ * The wire between the host (worker-handle.ts, main thread) and a skill worker
+ * (worker-thread.ts): every message shape, one discriminated union per direction, and one
+ * call/reply shape per host function. The channel (channel.ts) is generic over these unions.
+ */
 
-import type { GuestError } from '../capabilities/types.js';
+import type { ChannelBounds, Oversize } from './channel.js';
+import type { FsEntry, GuestError, NetHeader } from '../capabilities/types.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -29,10 +34,50 @@ export interface WorkerBoot {
   /** A result longer than this (UTF-16 units, a lower bound on bytes) is not sent. */
   maxResultBytes: number;
   /** Byte bounds of every message on the channel (the host's end uses the same). */
-  bounds: import('./channel.js').ChannelBounds;
+  bounds: ChannelBounds;
 }
 
-// host -> worker
+// ---- host functions: what each call carries and what its reply's `v` is ----
+
+/** A request as it crosses: its body travels as the message's payload. */
+export interface WireRequest {
+  method: string;
+  url: string;
+  headers: NetHeader[];
+}
+
+/**
+ * Every host function by name: the fields of its call, and the JSON value of its ok reply (bytes
+ * — a file read, a response body — travel as the payload).
+ */
+export interface HostFunctionShapes {
+  'net.fetch': { call: { req: WireRequest }; value: { status: number; headers: NetHeader[] } };
+  'fs.read-file': { call: { path: string }; value: undefined };
+  'fs.write-file': { call: { path: string }; value: undefined };
+  'fs.list-dir': { call: { path: string }; value: FsEntry[] };
+  'fs.stat': { call: { path: string }; value: FsEntry };
+  'fs.remove': { call: { path: string }; value: undefined };
+  'fs.make-dir': { call: { path: string }; value: undefined };
+}
+export type HostFn = keyof HostFunctionShapes;
+
+/** The call message of host function `F` (a union over `F`: `CallOf<HostFn>` discriminates on `fn`). */
+export type CallOf<F extends HostFn> = { [K in F]: { t: 'call'; fn: K } & HostFunctionShapes[K]['call'] }[F];
+/** The JSON value of an ok reply to `F`. */
+export type ReplyValue<F extends HostFn> = HostFunctionShapes[F]['value'];
+
+/**
+ * A call as the guest made it was over the channel's bounds and was not sent: this is all that
+ * crosses (no path, no data), and the host answers `limit`.
+ */
+export interface OversizeCallMsg {
+  t: 'call';
+  fn: HostFn;
+  oversize: Oversize;
+}
+export type CallMsg = CallOf<HostFn> | OversizeCallMsg;
+
+// ---- host -> worker ----
 export interface InvokeMsg {
   t: 'invoke';
   command: string;
@@ -40,46 +85,18 @@ export interface InvokeMsg {
   /** Invocations of one session may run on the instance the previous one left (see invoker). */
   session?: string | undefined;
 }
-export interface ReplyMsg {
-  t: 'reply';
-  ok: boolean;
-  /** JSON-able value (the binary part travels as the payload). */
-  v?: unknown;
-  err?: GuestError;
-}
+export type ReplyMsg =
+  | { t: 'reply'; ok: true; /** JSON-able value (the binary part travels as the payload). */ v?: unknown }
+  | { t: 'reply'; ok: false; err: GuestError };
+export type HostToWorker = InvokeMsg | ReplyMsg;
 
-// worker -> host
+// ---- worker -> host ----
 export interface ReadyMsg {
   t: 'ready';
   instantiateMs: number;
 }
 export interface BootFailedMsg {
   t: 'boot-failed';
-  message: string;
-}
-export type HostFn =
-  | 'net.fetch'
-  | 'fs.read-file'
-  | 'fs.write-file'
-  | 'fs.list-dir'
-  | 'fs.stat'
-  | 'fs.remove'
-  | 'fs.make-dir';
-export interface CallMsg {
-  t: 'call';
-  fn: HostFn;
-  /** fs: the path; net: the request without its body. */
-  path?: string;
-  req?: { method: string; url: string; headers: { name: string; value: string }[] };
-  /**
-   * The call as the guest made it was over the channel's bounds and was not sent: this is all
-   * that crosses (no path, no data), and the host answers `limit`.
-   */
-  oversize?: { part: 'header' | 'message'; bytes: number; max: number };
-}
-/** Either end: a message the channel could not read (see channel.ts `malformed`). */
-export interface MalformedMsg {
-  t: 'malformed';
   message: string;
 }
 export interface LogLine {
@@ -101,3 +118,7 @@ export type DoneMsg =
       logs: LogLine[];
       logsDropped: number;
     };
+export type WorkerToHost = ReadyMsg | BootFailedMsg | CallMsg | DoneMsg;
+
+/** Either end: a message the channel could not read (see channel.ts `malformed`). */
+export type { MalformedMsg } from './channel.js';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { TimeSlice } from '../capabilities/time-slice.js';
 import { ChannelEnd, channelBounds, createChannelBuffer, type ChannelBounds } from './channel.js';
-import type { CallMsg, DoneMsg, InvokeMsg, ReplyMsg, WorkerBoot } from './protocol.js';
+import type { CallMsg, DoneMsg, HostToWorker, InvokeMsg, ReplyMsg, WorkerBoot, WorkerToHost } from './protocol.js';
 
 export interface PreparedModules {
   jsUrl: string;
@@ -44,9 +44,14 @@ function workerScript(): URL {
   return new URL('../../dist/sandbox/worker-thread.js', import.meta.url);
 }
 
-/** The host's Node options minus those that only make sense for the host's own entry. */
-function workerExecArgv(): string[] {
-  return process.execArgv.filter((a) => !a.startsWith('--input-type'));
+/** execArgv for a skill worker: undefined = inherit the host's. */
+function workerExecArgv(): string[] | undefined {
+  // Only for a host run as `node --input-type=module -e ...`: workers inherit the host's
+  // execArgv, and --input-type makes a file worker fail to start. An explicit list would be
+  // validated for workers, which refuse process-wide flags (--expose-gc, --max-old-space-size:
+  // ERR_WORKER_INVALID_EXEC_ARGV) that inheriting accepts; V8 flags are process-wide anyway, so
+  // such a host's workers get none.
+  return process.execArgv.some((a) => a.startsWith('--input-type')) ? [] : undefined;
 }
 
 let nextWorkerId = 1;
@@ -56,7 +61,7 @@ export class SkillWorker {
   readonly id = nextWorkerId++;
   readonly key: string;
   private readonly worker: Worker;
-  private readonly channel: ChannelEnd;
+  private readonly channel: ChannelEnd<HostToWorker, WorkerToHost>;
   private dead = false;
   private exitWaiters: (() => void)[] = [];
   /** Resolves when the instance is ready; rejects if it could not boot. */
@@ -98,7 +103,7 @@ export class SkillWorker {
       // Worker stdout is redirected to stderr inside the worker (worker-thread.ts): no pipes here, they
       // would keep the process alive and pile listeners on process.stderr.
     });
-    this.channel = new ChannelEnd(sab, port1, 'main', bounds);
+    this.channel = new ChannelEnd<HostToWorker, WorkerToHost>(sab, port1, 'main', bounds);
     port1.unref();
     this.worker.on('error', (e: Error & { code?: string }) => {
       this.exitReason = e.message;
@@ -108,8 +113,9 @@ export class SkillWorker {
     this.worker.on('exit', () => this.markDead());
     this.ready = this.channel.receive().then((m) => {
       if (!m) throw new Error(`worker exited before its instance was ready${this.exitReason ? `: ${this.exitReason}` : ''}`);
-      if (m.header.t === 'ready') return m.header.instantiateMs as number;
-      throw new Error(String(m.header.message ?? 'worker failed to boot'));
+      const h = m.header;
+      if (h.t === 'ready') return h.instantiateMs;
+      throw new Error(h.t === 'boot-failed' || h.t === 'malformed' ? h.message : 'worker failed to boot');
     });
     // Referenced while booting so the process waits for it; unreferenced once idle.
     this.ready.then(
@@ -161,7 +167,7 @@ export class SkillWorker {
     const onAbort = () => void this.terminate();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      this.channel.send({ header: msg as unknown as Record<string, unknown> });
+      this.channel.send({ header: msg });
       // A guest calling the host in a tight loop can keep this loop in microtasks (its next call
       // is already there each time): give timers and other skills a turn every few ms.
       const slice = new TimeSlice();
@@ -171,17 +177,17 @@ export class SkillWorker {
         if (!m || signal.aborted) return { kind: 'terminated', why: abortWhy(signal) };
         const h = m.header;
         if (h.t === 'call') {
-          const { reply, payload, json } = await onCall(h as unknown as CallMsg, m.payload);
+          const { reply, payload, json } = await onCall(h, m.payload);
           if (signal.aborted || this.dead) return { kind: 'terminated', why: abortWhy(signal) };
           // Over the bounds this throws ResourceLimitError (the handler measures first, so only a
           // bug gets here): the invoker ends this worker, whose guest waits for a reply.
-          this.channel.send({ header: reply as unknown as Record<string, unknown>, payload, json });
+          this.channel.send({ header: reply, payload, json });
           continue;
         }
-        if (h.t === 'done') return { kind: 'done', done: h as unknown as DoneMsg };
+        if (h.t === 'done') return { kind: 'done', done: h };
         // A message the channel could not read, or of no known type: the worker is not trusted
         // to continue.
-        this.exitReason = h.t === 'malformed' ? String(h.message) : `channel: unexpected ${JSON.stringify(String(h.t)).slice(0, 40)} message from the worker`;
+        this.exitReason = h.t === 'malformed' ? h.message : `channel: unexpected ${JSON.stringify(String(h.t)).slice(0, 40)} message from the worker`;
         await this.terminate();
         return { kind: 'terminated', why: 'exited' };
       }

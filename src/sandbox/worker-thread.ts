@@ -13,16 +13,20 @@ import { ResourceLimitError } from '../errors.js';
 import { ChannelEnd, measure } from './channel.js';
 import type {
   CallMsg,
+  CallOf,
   DoneMsg,
   HostFn,
+  HostToWorker,
   InvokeMsg,
   LogLevel,
   LogLine,
-  ReplyMsg,
+  ReplyValue,
   WorkerBoot,
+  WorkerToHost,
 } from './protocol.js';
 import { SEED_ACK, SEED_COMMAND } from './protocol.js';
 import { SERVED_WIT_VERSIONS } from '../wit-version.js';
+import type { FsEntry } from '../capabilities/types.js';
 
 // Nothing this thread prints may reach the host's stdout (it can be a protocol channel, e.g.
 // MCP): send it to stderr here, so the host needs no pipe.
@@ -32,11 +36,10 @@ process.stdout.write = process.stderr.write.bind(process.stderr) as typeof proce
 // to the plain function; where JSPI is absent (Node 20/22) each of those throws a TypeError that
 // V8 formats by re-parsing a huge function: two thirds of an instantiation. The fallback is the
 // identity, so provide it up front. (The sync build never suspends; nothing else reads it.)
-const wasm = WebAssembly as unknown as { promising?: (f: unknown) => unknown };
-if (typeof wasm.promising !== 'function') wasm.promising = (f) => f;
+if (typeof Reflect.get(WebAssembly, 'promising') !== 'function') Reflect.set(WebAssembly, 'promising', (f: unknown) => f);
 
 const boot = workerData as WorkerBoot;
-const channel = new ChannelEnd(boot.sab, boot.port, 'worker', boot.bounds);
+const channel = new ChannelEnd<WorkerToHost, HostToWorker>(boot.sab, boot.port, 'worker', boot.bounds);
 
 interface GuestExports {
   invoke(command: string, args: string): string;
@@ -63,50 +66,45 @@ function takeLogs(): { logs: LogLine[]; logsDropped: number } {
 /** Set when a reply from the host could not be read: the invocation then ends as `channel`. */
 let channelFault: string | undefined;
 
-function hostCall(header: CallMsg, payload?: Uint8Array): ReplyMsg & { payload?: Uint8Array | undefined } {
-  const h = header as unknown as Record<string, unknown>;
-  const m = measure(h, payload, channel.bounds);
-  // A call too big to cross (a huge write, a huge request): only its size goes; the host answers
-  // `limit` and fails the invocation.
-  if (m.over) channel.send({ header: { t: 'call', fn: header.fn, oversize: m.over } });
-  else channel.send({ header: h, payload, json: m.json });
-  const reply = channel.receiveSync();
-  if (reply.header.t !== 'reply') {
-    channelFault ??= String(reply.header.message ?? `unexpected ${String(reply.header.t)} message from the host`);
-    throw { tag: 'failed', val: `the host's reply to ${header.fn} could not be read` };
-  }
-  return { ...(reply.header as unknown as ReplyMsg), payload: reply.payload };
-}
-
-/** Returns the ok value, or throws the WIT error variant (jco lowers a thrown non-Error as err). */
-function call(fn: HostFn, extra: Omit<CallMsg, 't' | 'fn'>, payload?: Uint8Array) {
+/**
+ * Sends `header` to the host and blocks for its reply. Returns the ok reply's value and bytes, or
+ * throws the WIT error variant (jco lowers a thrown non-Error as err).
+ */
+function call<F extends HostFn>(header: CallOf<F>, payload?: Uint8Array): { v: ReplyValue<F>; payload: Uint8Array | undefined };
+function call(header: CallMsg, payload?: Uint8Array): { v: unknown; payload: Uint8Array | undefined } {
   // Guest code running outside an invocation (a pre-seeding component answering the seed call)
   // has nobody on the host side to serve it: refuse without touching the channel.
   if (!inInvocation) throw { tag: 'denied', val: 'no capability outside an invocation' };
-  const r = hostCall({ t: 'call', fn, ...extra }, payload);
-  if (!r.ok) throw r.err;
-  return r;
+  const m = measure(header, payload, channel.bounds);
+  // A call too big to cross (a huge write, a huge request): only its size goes; the host answers
+  // `limit` and fails the invocation.
+  if (m.over) channel.send({ header: { t: 'call', fn: header.fn, oversize: m.over } });
+  else channel.send({ header, payload, json: m.json });
+  const reply = channel.receiveSync();
+  const h = reply.header;
+  if (h.t !== 'reply') {
+    channelFault ??= h.t === 'malformed' ? h.message : `unexpected ${String(h.t)} message from the host`;
+    throw { tag: 'failed', val: `the host's reply to ${header.fn} could not be read` };
+  }
+  if (!h.ok) throw h.err;
+  // The host (trusted) answers `F` with `F`'s value (protocol.ts HostFunctionShapes).
+  return { v: h.v, payload: reply.payload };
 }
 
-interface WitEntry {
-  name: string;
-  kind: string;
-  size: number;
-}
-const toEntry = (e: WitEntry) => ({ name: e.name, kind: e.kind, size: BigInt(e.size) });
+const toEntry = (e: FsEntry) => ({ name: e.name, kind: e.kind, size: BigInt(e.size) });
 
 const fsImports = {
-  readFile: (path: string) => call('fs.read-file', { path }).payload ?? new Uint8Array(0),
+  readFile: (path: string) => call({ t: 'call', fn: 'fs.read-file', path }).payload ?? new Uint8Array(0),
   writeFile: (path: string, data: Uint8Array) => {
-    call('fs.write-file', { path }, data);
+    call({ t: 'call', fn: 'fs.write-file', path }, data);
   },
-  listDir: (path: string) => (call('fs.list-dir', { path }).v as WitEntry[]).map(toEntry),
-  stat: (path: string) => toEntry(call('fs.stat', { path }).v as WitEntry),
+  listDir: (path: string) => call({ t: 'call', fn: 'fs.list-dir', path }).v.map(toEntry),
+  stat: (path: string) => toEntry(call({ t: 'call', fn: 'fs.stat', path }).v),
   remove: (path: string) => {
-    call('fs.remove', { path });
+    call({ t: 'call', fn: 'fs.remove', path });
   },
   makeDir: (path: string) => {
-    call('fs.make-dir', { path });
+    call({ t: 'call', fn: 'fs.make-dir', path });
   },
 };
 
@@ -118,9 +116,8 @@ interface WitRequest {
 }
 const netImports = {
   fetch: (req: WitRequest) => {
-    const r = call('net.fetch', { req: { method: req.method, url: req.url, headers: req.headers } }, req.body);
-    const v = r.v as { status: number; headers: { name: string; value: string }[] };
-    return { status: v.status, headers: v.headers, body: r.payload ?? new Uint8Array(0) };
+    const r = call({ t: 'call', fn: 'net.fetch', req: { method: req.method, url: req.url, headers: req.headers } }, req.body);
+    return { status: r.v.status, headers: r.v.headers, body: r.payload ?? new Uint8Array(0) };
   },
 };
 
@@ -250,7 +247,7 @@ function runInvoke(msg: InvokeMsg): DoneMsg {
 /** Sends `done`; one over the channel's bounds (results and logs are capped, but JSON escapes grow) becomes `result_size`. */
 function sendDone(done: DoneMsg): void {
   try {
-    channel.send({ header: done as unknown as Record<string, unknown> });
+    channel.send({ header: done });
   } catch (e) {
     if (!(e instanceof ResourceLimitError)) throw e;
     channel.send({ header: { t: 'done', ok: false, kind: 'result_size', message: e.message, logs: [], logsDropped: 0 } });
@@ -316,9 +313,9 @@ for (;;) {
     fresh();
     continue;
   }
-  const header = msg.header as unknown as InvokeMsg;
-  if ((header.t as string) === 'malformed') {
-    sendDone({ t: 'done', ok: false, kind: 'channel', message: String(msg.header.message), logs: [], logsDropped: 0 });
+  const header = msg.header;
+  if (header.t === 'malformed') {
+    sendDone({ t: 'done', ok: false, kind: 'channel', message: header.message, logs: [], logsDropped: 0 });
     continue;
   }
   if (header.t !== 'invoke') continue;
