@@ -23,6 +23,8 @@ export const AUDIT_EVENT_TYPES = [
   'audit_dropped',
   /** A call refused by a per-caller limit of the MCP HTTP server (meta.limit: concurrent / per_minute). */
   'rate_limited',
+  /** The host put a secret's value into a request (target: the origin; meta.secret: its name; never the value). */
+  'secret_used',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

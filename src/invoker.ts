@@ -13,6 +13,9 @@ import { parseGuestFailure } from './build/guest-failure.js';
 import { createFsCapability } from './capabilities/fs.js';
 import { createNetCapability, type NetResolver } from './capabilities/net.js';
 import type { FetchLike } from './capabilities/types.js';
+import { scopeNetToInvocation, type NetSecrets } from './capabilities/net-secrets.js';
+import { compileSecretRules } from './guards/secret-guard.js';
+import { SecretRedactor } from './secret-redactor.js';
 import {
   CommandNotFoundError,
   InvalidArgumentsError,
@@ -47,6 +50,12 @@ export interface SkillInvokerOptions {
   fetch?: FetchLike | undefined;
   /** DNS seam of the default client. */
   resolver?: NetResolver | undefined;
+  /**
+   * Where secret values come from, for hosts with their own vault: called with the skill and the
+   * secret's name when a request's `{{secret:NAME}}` may be substituted; undefined = not set.
+   * Default: the registry's store (`registry.setSecret`).
+   */
+  secrets?: ((skillId: string, name: string) => Promise<string | undefined> | string | undefined) | undefined;
   /** Receives the skills' log lines (info). Audit events go to the registry's logger, once. */
   logger?: AuditLogger | undefined;
   /** The operator's policy; defaults to the registry's. */
@@ -214,10 +223,12 @@ export class SkillInvoker {
     if (!caps) {
       const perms = skill.manifest.requires.permissions;
       const net = createNetCapability({
-        policy: compileNetPolicy(perms.net?.allow_domains ?? [], {
-          allowPrivateNetworks: this.hostPolicy.allowPrivateNetworks,
-          deniedDomains: this.hostPolicy.deniedDomains,
-        }),
+        policy: compileNetPolicy(
+          perms.net?.allow_domains ?? [],
+          { allowPrivateNetworks: this.hostPolicy.allowPrivateNetworks, deniedDomains: this.hostPolicy.deniedDomains },
+          perms.net?.allow ?? [],
+        ),
+        secrets: this.netSecrets(skill),
         fetch: this.opts.fetch,
         resolver: this.opts.resolver,
         maxRedirects: this.limits.maxRedirects,
@@ -241,6 +252,16 @@ export class SkillInvoker {
       this.caps.set(key, caps);
     }
     return caps;
+  }
+
+  /** The skill's declared secrets and where their values come from (the `secrets` seam, else the store). */
+  private netSecrets(skill: LoadedSkill): NetSecrets {
+    const skillId = skill.id;
+    const seam = this.opts.secrets;
+    return {
+      rules: compileSecretRules(skill.manifest.requires.secrets),
+      resolve: async (name) => (seam ? await seam(skillId, name) : this.registry.readSecret(skillId, name)),
+    };
   }
 
   private reuses(skillId: string): boolean {
@@ -267,6 +288,8 @@ export class SkillInvoker {
     const timeoutMs = Math.min(skill.limits.timeoutMs, opts.timeoutMs ?? Infinity);
     let timer: NodeJS.Timeout | undefined;
     const record: InvocationRecord = { invocationId, skillId, command, hostCalls: 0, ioBytes: 0 };
+    // The secret values this invocation sent: kept out of what the guest and the caller see.
+    const redactor = new SecretRedactor();
     try {
       const worker = await this.pool
         .acquire(
@@ -294,8 +317,12 @@ export class SkillInvoker {
       let handler: ReturnType<typeof createHostCallHandler>;
       try {
         if (controller.signal.aborted) throw this.closed ? new InvokerClosedError(ctx) : new InvocationAbortedError(ctx);
+        const caps = this.capabilities(skill);
+        const net = scopeNetToInvocation(caps.net, redactor, ({ name, origin }) =>
+          this.audit({ type: 'secret_used', invocationId, skillId, command, capability: 'net', target: origin, operation: name, meta: { secret: name, origin } }),
+        );
         handler = createHostCallHandler(
-          this.capabilities(skill),
+          { ...caps, net },
           {
             maxHostCalls: this.limits.maxHostCalls,
             maxIoBytes: this.limits.maxIoBytes,
@@ -304,7 +331,7 @@ export class SkillInvoker {
           },
           record,
           controller.signal,
-          (e) => this.audit(e),
+          (e) => this.audit(redactor.json(e)),
         );
       } catch (e) {
         // Nothing ran on the worker: it goes back to the pool as it was.
@@ -348,7 +375,7 @@ export class SkillInvoker {
         throw new SkillExecutionError(message, true, ctx);
       }
       this.pool.release(worker);
-      return this.settle(skill, record, outcome.done, opts);
+      return this.settle(skill, record, redactor.json(outcome.done), opts);
     } finally {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onCallerAbort);

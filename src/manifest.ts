@@ -13,7 +13,8 @@ import type { YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { ManifestError, type ManifestIssue } from './errors.js';
 import type { JsonSchema, SkillManifest } from './types.js';
-import { parseAllowEntry } from './guards/net-guard.js';
+import { parseAllowEntry, parseNetAllowRule } from './guards/net-guard.js';
+import { SECRET_NAME_RE } from './guards/secret-guard.js';
 import { schemaProblems } from './args.js';
 import { lazy, lazyRequire } from './lazy.js';
 import { readRegularFileSync, UnsafeFileError } from './safe-read.js';
@@ -104,8 +105,28 @@ function buildManifestSchema() {
     args: argsSchema.optional(),
   });
 
+  const allowRule = z
+    .strictObject({ url: z.string(), methods: z.array(z.string()).optional() })
+    .superRefine((rule, ctx) => {
+      const r = parseNetAllowRule(rule, 0);
+      if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
+    });
+
   const netPermission = z.strictObject({
     allow_domains: z.array(allowEntry).default([]),
+    allow: z.array(allowRule).optional(),
+  });
+
+  const secretSpec = z.strictObject({
+    description: z.string().optional(),
+    allow: z.array(allowEntry).min(1, 'list at least one destination (allow_domains syntax) the secret may be sent to'),
+  });
+  const secrets = z.record(z.string(), secretSpec).superRefine((all, ctx) => {
+    for (const name of Object.keys(all)) {
+      if (!SECRET_NAME_RE.test(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `secret name must match ${SECRET_NAME_RE.source}` });
+      }
+    }
   });
 
   const fsPermission = z.strictObject({
@@ -127,6 +148,7 @@ function buildManifestSchema() {
   const requires = z.strictObject({
     permissions: z.preprocess(nullAsAbsent, permissions.prefault({})),
     limits: z.preprocess(nullAsAbsent, limits.prefault({})),
+    secrets: z.preprocess(nullAsAbsent, secrets.optional()),
   });
 
   return z.strictObject({
@@ -168,9 +190,10 @@ export const getManifestSchema: () => ReturnType<typeof buildManifestSchema> = l
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': ['id', 'name', 'version', 'description', 'entry', 'component', 'engine', 'commands', 'requires'],
   'commands.*': ['description', 'args'],
-  requires: ['permissions', 'limits'],
+  requires: ['permissions', 'limits', 'secrets'],
   'requires.permissions': ['net', 'fs'],
-  'requires.permissions.net': ['allow_domains'],
+  'requires.permissions.net': ['allow_domains', 'allow'],
+  'requires.permissions.net.allow': ['url', 'methods'],
   'requires.permissions.fs': ['read', 'write', 'paths'],
   'requires.limits': ['timeout_ms', 'memory_mb'],
 };
@@ -497,6 +520,10 @@ function isDanglingLink(file: string): boolean {
 export interface PermissionSummary {
   /** allow_domains entries as written, sorted, de-duplicated. */
   domains: string[];
+  /** `net.allow` rules as written: `GET https://api.github.com/repos/*` (`*` for every method). */
+  rules: string[];
+  /** Secrets the skill asks for and where each may be sent (allow entries as written). */
+  secrets: { name: string; description?: string | undefined; allow: string[] }[];
   /** Filesystem roots, each with the access the skill gets there. */
   fsRoots: { path: string; read: boolean; write: boolean }[];
   limits: { timeout_ms?: number | undefined; memory_mb?: number | undefined };
@@ -505,13 +532,17 @@ export interface PermissionSummary {
 export function permissionSummary(manifest: SkillManifest): PermissionSummary {
   const perms = manifest.requires?.permissions ?? {};
   const domains = [...new Set(perms.net?.allow_domains ?? [])].sort();
+  const rules = [...new Set((perms.net?.allow ?? []).map((r) => `${r.methods?.length ? r.methods.map((m) => m.toUpperCase()).join(',') : '*'} ${r.url}`))].sort();
+  const secrets = Object.entries(manifest.requires?.secrets ?? {})
+    .map(([name, s]) => ({ name, ...(s.description !== undefined ? { description: s.description } : {}), allow: [...new Set(s.allow)].sort() }))
+    .sort((x, y) => x.name.localeCompare(y.name));
   const fs = perms.fs;
   const fsRoots = fs ? [...new Set(fs.paths)].sort().map((p) => ({ path: p, read: fs.read, write: fs.write })) : [];
   const lim = manifest.requires?.limits ?? {};
   const limitsOut: PermissionSummary['limits'] = {};
   if (lim.timeout_ms !== undefined) limitsOut.timeout_ms = lim.timeout_ms;
   if (lim.memory_mb !== undefined) limitsOut.memory_mb = lim.memory_mb;
-  return { domains, fsRoots, limits: limitsOut };
+  return { domains, rules, secrets, fsRoots, limits: limitsOut };
 }
 
 /**
@@ -525,6 +556,14 @@ export function diffPermissions(prev: SkillManifest, next: SkillManifest): strin
   const out: string[] = [];
   const oldDomains = new Set(a.domains.map((d) => d.toLowerCase()));
   for (const d of b.domains) if (!oldDomains.has(d.toLowerCase())) out.push(`net: new domain ${d}`);
+  const oldRules = new Set(a.rules);
+  for (const r of b.rules) if (!oldRules.has(r)) out.push(`net: new rule ${r}`);
+  const oldSecrets = new Map(a.secrets.map((x) => [x.name, new Set(x.allow.map((d) => d.toLowerCase()))]));
+  for (const x of b.secrets) {
+    const was = oldSecrets.get(x.name);
+    if (!was) out.push(`secrets: new secret ${x.name} (may be sent to ${x.allow.join(', ')})`);
+    else for (const d of x.allow) if (!was.has(d.toLowerCase())) out.push(`secrets: ${x.name} may now also be sent to ${d}`);
+  }
 
   const oldRoots = new Map(a.fsRoots.map((r) => [r.path, r]));
   for (const r of b.fsRoots) {

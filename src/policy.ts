@@ -21,6 +21,7 @@ import {
   entryIsPrivateOnly,
   isCloudMetadataHost,
   parseAllowEntry,
+  parseNetAllowRule,
   type AllowEntry,
 } from './guards/net-guard.js';
 import { checkPathSyntax, isWithinRoot } from './guards/fs-guard.js';
@@ -172,9 +173,23 @@ export function checkManifestAgainstPolicy(manifest: SkillManifest, policy: Host
   const allowed = p.allowedDomains ? compileList(p.allowedDomains, 'allowedDomains') : undefined;
 
   const perms = manifest.requires?.permissions ?? {};
+  // The same caps for every way a destination is named: allow_domains, the origin of an allow
+  // rule, and where a secret may be sent.
+  const destinations: { q: string; parsed: ReturnType<typeof parseAllowEntry> }[] = [];
   (perms.net?.allow_domains ?? []).forEach((raw, i) => {
-    const q = `requires.permissions.net.allow_domains[${i}] ${JSON.stringify(raw)}`;
-    const r = parseAllowEntry(raw);
+    destinations.push({ q: `requires.permissions.net.allow_domains[${i}] ${JSON.stringify(raw)}`, parsed: parseAllowEntry(raw) });
+  });
+  (perms.net?.allow ?? []).forEach((rule, i) => {
+    const r = parseNetAllowRule(rule, i);
+    const q = `requires.permissions.net.allow[${i}] ${JSON.stringify(rule.url)}`;
+    destinations.push({ q, parsed: r.ok ? { ok: true, value: r.value.origin } : r });
+  });
+  for (const [name, spec] of Object.entries(manifest.requires?.secrets ?? {})) {
+    spec.allow.forEach((raw, i) => {
+      destinations.push({ q: `requires.secrets.${name}.allow[${i}] ${JSON.stringify(raw)}`, parsed: parseAllowEntry(raw) });
+    });
+  }
+  destinations.forEach(({ q, parsed: r }) => {
     if (!r.ok) {
       out.push(`${q} is invalid: ${r.error}`);
       return;

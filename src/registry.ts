@@ -28,6 +28,7 @@ import { checkManifestAgainstPolicy, DEFAULT_HOST_POLICY, effectiveLimits, type 
 import { StoreWriter } from './store-writer.js';
 import { homeHostPolicy } from './policy-file.js';
 import { TokenStore, type TokenGrant, type TokenInfo } from './store/tokens.js';
+import { SecretStore } from './store/secrets.js';
 import { checkRootsAgainstProtected, hostProtectedPaths, type ProtectedPath } from './protected-paths.js';
 import { ComponentStore } from './store/component-store.js';
 import { assertPolicyClearOfProtected, assertRootsClearOfProtected, checkImports, DEFAULT_MAX_COMPONENT_BYTES, readComponent } from './store/install-checks.js';
@@ -90,6 +91,7 @@ export class SkillRegistry {
   /** Audit rows and usage figures: queued, written with a short busy bound, retried off the hot path. */
   private readonly writer: StoreWriter;
   private tokenStore: TokenStore | undefined;
+  private secretStore: SecretStore | undefined;
   private closed = false;
 
   constructor(opts: string | SkillRegistryOptions = {}) {
@@ -343,6 +345,7 @@ export class SkillRegistry {
       .immediate();
     if (!removed) throw new SkillNotEnabledError('not_installed', { skillId: id });
     this.collectComponent(removed.componentHash);
+    this.secrets.deleteSkill(id);
     this.audit.record({ type: 'uninstalled', skillId: id, meta: { version: removed.version, componentHash: removed.componentHash } });
     return removed;
   }
@@ -422,6 +425,41 @@ export class SkillRegistry {
     this.assertOpen();
     this.writer.tryFlush();
     return this.usageTable.byCaller(caller);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Secret values of skills (see store/secrets.ts): set, listed and removed here, never returned to a skill
+
+  private get secrets(): SecretStore {
+    return (this.secretStore ??= new SecretStore(this.storeDir));
+  }
+
+  /** Sets (or replaces) secret `name` of installed skill `id`. The value: 8+ characters, no control characters. */
+  setSecret(id: string, name: string, value: string): void {
+    this.assertOpen();
+    if (!this.state(id)) throw new SkillNotEnabledError('not_installed', { skillId: id });
+    this.secrets.set(id, name, value);
+  }
+
+  /** False when it was not set. */
+  deleteSecret(id: string, name: string): boolean {
+    this.assertOpen();
+    return this.secrets.delete(id, name);
+  }
+
+  /** Names and times set, never values. */
+  listSecrets(id: string): { name: string; setAt: string }[] {
+    return this.secrets.list(id).map(({ name, setAt }) => ({ name, setAt }));
+  }
+
+  /** Every skill's secrets (names and times), for `secret list`. */
+  listAllSecrets(): { skillId: string; name: string; setAt: string }[] {
+    return this.secrets.list();
+  }
+
+  /** The value, for the host's substitution at the net capability only (the invoker's default `secrets`). */
+  readSecret(id: string, name: string): string | undefined {
+    return this.secrets.get(id, name);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -13,6 +13,22 @@ export interface CommandSpec {
 export interface NetPermission {
   /** Entries as written: `host`, `*.host`, `scheme://host[:port]`. */
   allow_domains: string[];
+  /** Finer rules: a URLPattern (`https://api.github.com/repos/*`) and the methods it allows. */
+  allow?: NetAllowRuleSpec[] | undefined;
+}
+
+/** One `requires.permissions.net.allow` rule as written. */
+export interface NetAllowRuleSpec {
+  url: string;
+  /** Upper-case methods; absent = every method the net guard supports. */
+  methods?: string[] | undefined;
+}
+
+/** One `requires.secrets.<NAME>` entry: what it is for and where its value may be sent. */
+export interface SecretSpec {
+  description?: string | undefined;
+  /** Origins the value may go to; allow_domains syntax. */
+  allow: string[];
 }
 
 export interface FsPermission {
@@ -45,6 +61,8 @@ export interface SkillManifest {
       fs?: FsPermission | undefined;
     };
     limits: SkillLimits;
+    /** Secrets by name (`GITHUB_TOKEN`); the guest only ever writes `{{secret:NAME}}`. */
+    secrets?: Record<string, SecretSpec> | undefined;
   };
 }
 

@@ -9,9 +9,12 @@
  *      `resolver`, every answer checked with `decideAddress` (net-connections.ts pins the socket
  *      to that checked list; no second lookup). An injected `fetch` resolves names itself and is
  *      TRUSTED for it: only an IP-literal URL can be checked.
- *   3. delegate, at one boundary (`sendHop`): the transport sends the request (net-transport.ts);
+ *   3. secrets (net-secrets.ts): `{{secret:NAME}}` placeholders in header values are replaced,
+ *      for this hop's origin only (decided again on every hop; a redirect drops a header whose
+ *      secret may not follow). Each value put in is reported to the invocation (`onSecretUsed`).
+ *   4. delegate, at one boundary (`sendHop`): the transport sends the request (net-transport.ts);
  *      nothing leaves the host anywhere else.
- *   4. the response headers, then either the next hop (3xx + Location, decided again from step 1)
+ *   5. the response headers, then either the next hop (3xx + Location, decided again from step 1)
  *      or the body, read here with a running byte count.
  *
  * Decisions (tested in test/capabilities/net*.test.ts and http-headers.test.ts):
@@ -36,8 +39,17 @@ import { DEFAULT_INVOKER_LIMITS } from '../limits.js';
 import { checkRequestHeaders, headersAfterRedirect, withDefaultUserAgent } from './http-headers.js';
 import { ConnectionCache, defaultResolver, literalIp, lookupHost, type NetResolver, type ResolvedAddress } from './net-connections.js';
 import { abortFailure, denial, fail, limitHit, mapError, type AbortCause, type Failure } from './net-errors.js';
+import { injectSecrets, type NetSecrets, type SecretUse } from './net-secrets.js';
 import { sendInjected, sendPinned, type Hop, type HopResponse } from './net-transport.js';
 import type { CallContext, CapResult, FetchLike, NetRequest, NetResponse } from './types.js';
+
+export type { NetSecrets, SecretUse } from './net-secrets.js';
+
+/** The call context of `net.fetch`: the invocation's, plus where the secrets it used are reported. */
+export interface NetCallContext extends CallContext {
+  /** Called for each secret value put into a request of this call, before it is sent. */
+  onSecretUsed?: ((use: SecretUse) => void) | undefined;
+}
 
 export type { NetResolver, ResolvedAddress } from './net-connections.js';
 
@@ -65,10 +77,12 @@ export interface NetCapabilityOptions {
   keepAliveMs?: number | undefined;
   /** Idle connections kept per capability (LRU). Default 32; 0 turns reuse off. */
   maxIdleConnections?: number | undefined;
+  /** The skill's declared secrets and where their values come from; none = every placeholder is denied. */
+  secrets?: NetSecrets | undefined;
 }
 
 export interface NetCapability {
-  fetch(req: NetRequest, ctx: CallContext): Promise<CapResult<NetResponse>>;
+  fetch(req: NetRequest, ctx: NetCallContext): Promise<CapResult<NetResponse>>;
   /** Aborts in-flight requests (they answer `failed`) and closes their connections. */
   close(): Promise<void>;
 }
@@ -115,12 +129,12 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
   const inflight = new Set<AbortController>();
 
   /** One call: its deadline and aborts around `run`, and every outcome as a CapResult. */
-  async function fetch(req: NetRequest, ctx: CallContext): Promise<CapResult<NetResponse>> {
+  async function fetch(req: NetRequest, ctx: NetCallContext): Promise<CapResult<NetResponse>> {
     if (closed) return fail('failed', 'the net capability is closed');
     const call = openCall(ctx?.signal);
     try {
       if (call.signal.aborted) return abortFailure('aborted', timeoutMs);
-      return await run(req, call.signal);
+      return await run(req, call.signal, ctx?.onSecretUsed);
     } catch (err) {
       if (call.signal.aborted) return abortFailure(call.cause(), timeoutMs);
       return mapError(err);
@@ -155,13 +169,14 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
     };
   }
 
-  /** Steps 1 to 4: the first hop, then every redirect, until a body is read or a step says no. */
-  async function run(req: NetRequest, signal: AbortSignal): Promise<CapResult<NetResponse>> {
+  /** Steps 1 to 5: the first hop, then every redirect, until a body is read or a step says no. */
+  async function run(req: NetRequest, signal: AbortSignal, onSecretUsed: NetCallContext['onSecretUsed']): Promise<CapResult<NetResponse>> {
     const first = checkRequest(req);
     if ('ok' in first) return first;
+    // `hop` keeps the skill's placeholders; each send gets its own copy with the values put in.
     let hop: Hop = { ...first, operation: first.method, signal };
     for (let redirects = 0; ; ) {
-      const res = await sendHop(hop);
+      const res = await sendHop(hop, redirects === 0 ? 'first' : 'redirect', onSecretUsed);
       if ('ok' in res) return res;
 
       const location = REDIRECT_STATUSES.has(res.status) ? res.headers.find((h) => h.name === 'location')?.value : undefined;
@@ -201,15 +216,19 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
     return { url: decision.url, method, headers: withDefaultUserAgent(headers, userAgent), body: body ?? undefined };
   }
 
-  /** Steps 2 and 3 of one hop: the address guard, then the transport, the one place a request leaves the host. */
-  async function sendHop(hop: Hop): Promise<HopResponse | Failure> {
+  /** Steps 2 to 4 of one hop: the address guard, the secrets, then the transport, the one place a request leaves the host. */
+  async function sendHop(hop: Hop, which: 'first' | 'redirect', onSecretUsed: NetCallContext['onSecretUsed']): Promise<HopResponse | Failure> {
     if (injected) {
       // The injected fetch resolves names itself (trusted): only an IP-literal host is checked here.
-      return checkLiteral(hop) ?? sendInjected(injected, hop);
+      const literal = checkLiteral(hop);
+      if (literal) return literal;
+      const sent = await injectSecrets(opts.secrets, hop, which, onSecretUsed);
+      return 'ok' in sent ? sent : sendInjected(injected, sent);
     }
     const addresses = await checkedAddresses(hop);
     if (!Array.isArray(addresses)) return addresses;
-    return sendPinned(connections, hop, addresses);
+    const sent = await injectSecrets(opts.secrets, hop, which, onSecretUsed);
+    return 'ok' in sent ? sent : sendPinned(connections, sent, addresses);
   }
 
   /** Step 2 (default transport): the addresses this hop may connect to, every one decided. */
@@ -239,7 +258,7 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
     return d.allow ? undefined : denial(d, hop.url.href, hop.operation);
   }
 
-  /** Step 4, a redirect: the next hop (method and headers rewritten, then decided from step 1 again), or why not. */
+  /** Step 5, a redirect: the next hop (method and headers rewritten, then decided from step 1 again), or why not. */
   function redirectHop(prev: Hop, status: number, location: string): Hop | Failure {
     let url: URL;
     try {
@@ -258,7 +277,7 @@ export function createNetCapability(opts: NetCapabilityOptions): NetCapability {
     return { url: d.url, method: d.method, headers, body: becameGet ? undefined : prev.body, operation: 'redirect', signal: prev.signal };
   }
 
-  /** Step 4, the answer: the body, read with a running byte count against `maxResponseBytes`. */
+  /** Step 5, the answer: the body, read with a running byte count against `maxResponseBytes`. */
   async function readBody(res: HopResponse, method: string): Promise<CapResult<NetResponse>> {
     const tooLarge = (): Failure => {
       res.dispose();

@@ -24,7 +24,14 @@ export function permissionReview(manifest: SkillManifest, policy: HostPolicy | u
 export function permissionLines(review: PermissionReview, out: Output): string[] {
   const c = out.c;
   const pairs: [string, string][] = [];
-  pairs.push(['network', review.domains.length ? review.domains.map((d) => c.yellow(visible(d))).join(', ') : c.dim('none')]);
+  const anyNet = review.domains.length > 0 || review.rules.length > 0;
+  pairs.push(['network', review.domains.length ? review.domains.map((d) => c.yellow(visible(d))).join(', ') : c.dim(anyNet ? 'no whole domains' : 'none')]);
+  review.rules.forEach((r) => pairs.push(['', `${c.yellow(visible(r))}`]));
+  review.secrets.forEach((x, i) => {
+    const where = x.allow.map((d) => c.yellow(visible(d))).join(', ');
+    const about = x.description ? ` ${c.dim(`(${visible(x.description)})`)}` : '';
+    pairs.push([i === 0 ? 'secrets' : '', `${c.bold(visible(x.name))} -> ${where}${about}`]);
+  });
   if (review.fsRoots.length === 0) pairs.push(['files', c.dim('none')]);
   review.fsRoots.forEach((r, i) => {
     const access = [r.read && 'read', r.write && 'write'].filter(Boolean).join(' + ') || 'no access';

@@ -18,6 +18,7 @@ import { register as registerList } from './commands/list.js';
 import { register as registerMcp } from './commands/mcp.js';
 import { register as registerNew } from './commands/new.js';
 import { register as registerPolicy } from './commands/policy.js';
+import { register as registerSecret } from './commands/secret.js';
 import { register as registerToken } from './commands/token.js';
 import { register as registerUninstall } from './commands/uninstall.js';
 import { BIN, CliContext, POLICY_ENV } from './context.js';
@@ -44,6 +45,7 @@ export const COMMANDS: readonly CommandRegistrar[] = [
   registerAudit,
   registerMcp,
   registerToken,
+  registerSecret,
   registerPolicy,
 ];
 

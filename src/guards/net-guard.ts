@@ -54,6 +54,14 @@
  * denied always, even with `allowPrivateNetworks`: no skill has a reason to ask for host
  * credentials. Names are only the first line: `decideAddress` checks every DNS answer.
  *
+ * ## allow rules (net-allow-rules.ts)
+ *
+ * `requires.permissions.net.allow` rules (URLPattern + methods) are a second way in: a request
+ * passes if an allow_domains entry OR an allow rule matches it; everything below (deny list,
+ * metadata, private networks) applies to both alike. A request whose origin has rules but whose
+ * path or method none allows is denied naming those rules (`net.path_not_allowed`,
+ * `net.method_not_allowed_by_rule`).
+ *
  * ## URL parsing
  *
  * Only the WHATWG parser (`new URL`) is used, and the caller must fetch `decision.url` (the parsed
@@ -63,6 +71,7 @@
  * silently strip) and hosts with characters outside letters, digits, `-`, `_` and `.` are invalid.
  */
 import { classifyAddress, type IpClassification, type IpRange } from './ip-ranges.js';
+import { describeRule, matchAllowRules, parseAllowRule, type NetAllowRule } from './net-allow-rules.js';
 
 export type NetScheme = 'http' | 'https';
 
@@ -88,6 +97,8 @@ export interface NetPolicy {
   allowPrivateNetworks: boolean;
   /** The operator's deny list, same syntax as allow_domains (matched wide, see above). */
   deniedHosts: AllowEntry[];
+  /** `net.allow` rules (URLPattern + methods); none when absent. */
+  rules?: NetAllowRule[] | undefined;
 }
 
 export interface NetDenial {
@@ -107,7 +118,7 @@ export type NetDecision =
       rule: string;
       /** The method, upper-cased. */
       method: string;
-      /** The allow_domains entry (as written) that matched. */
+      /** The allow_domains entry (as written) that matched, or the allow rule (`allow[0] "https://..."`). */
       entry: string;
     }
   | NetDenial;
@@ -131,6 +142,9 @@ export const NetRule = {
   internalHost: 'net.internal_host',
   cloudMetadata: 'net.cloud_metadata',
   invalidAddress: 'net.invalid_address',
+  pathNotAllowed: 'net.path_not_allowed',
+  methodNotAllowedByRule: 'net.method_not_allowed_by_rule',
+  encodedPath: 'net.encoded_path',
 } as const;
 
 export const ALLOWED_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -355,13 +369,19 @@ function checkHostSyntax(host: string): string | null {
   return null;
 }
 
+/** Parse one `net.allow` rule (`allow[i]`); the methods are the ones this guard supports. */
+export function parseNetAllowRule(raw: { url?: unknown; methods?: unknown }, i: number): ParseResult<NetAllowRule> {
+  return parseAllowRule(raw, `allow[${i}]`, { supportedMethods: ALLOWED_METHODS, parseOrigin: (e) => parseAllowEntry(e) });
+}
+
 /**
- * Compile a manifest's allow_domains and the operator's settings into a policy.
+ * Compile a manifest's allow_domains (and allow rules) and the operator's settings into a policy.
  * Throws an Error naming the first invalid entry.
  */
 export function compileNetPolicy(
   allowDomains: string[],
   host: { allowPrivateNetworks?: boolean | undefined; deniedDomains?: string[] | undefined } = {},
+  allowRules: { url: string; methods?: string[] | undefined }[] = [],
 ): NetPolicy {
   const compile = (list: string[], key: string): AllowEntry[] =>
     list.map((e, i) => {
@@ -373,6 +393,11 @@ export function compileNetPolicy(
     allow: compile(allowDomains, 'allow_domains'),
     allowPrivateNetworks: host.allowPrivateNetworks === true,
     deniedHosts: compile(host.deniedDomains ?? [], 'deniedDomains'),
+    rules: allowRules.map((raw, i) => {
+      const r = parseNetAllowRule(raw, i);
+      if (!r.ok) throw new Error(`allow[${i}]: ${r.error}`);
+      return r.value;
+    }),
   };
 }
 
@@ -382,10 +407,10 @@ export function compileNetPolicy(
 const deny = (rule: string, reason: string): NetDenial => ({ allow: false, kind: 'denied', rule, reason });
 const invalid = (rule: string, reason: string): NetDenial => ({ allow: false, kind: 'invalid', rule, reason });
 
-function describeEntries(entries: AllowEntry[]): string {
-  if (entries.length === 0) return 'allow_domains is empty';
-  const shown = entries.slice(0, 5).map((e) => JSON.stringify(e.source));
-  return `allow_domains: ${shown.join(', ')}${entries.length > 5 ? `, and ${entries.length - 5} more` : ''}`;
+function describeEntries(entries: AllowEntry[], rules: readonly NetAllowRule[] = []): string {
+  const list = (xs: string[]) => `${xs.slice(0, 5).join(', ')}${xs.length > 5 ? `, and ${xs.length - 5} more` : ''}`;
+  const domains = entries.length === 0 ? 'allow_domains is empty' : `allow_domains: ${list(entries.map((e) => JSON.stringify(e.source)))}`;
+  return rules.length === 0 ? domains : `${domains}; allow rules: ${list(rules.map(describeRule))}`;
 }
 
 /** Decide whether `method rawUrl` may be fetched. Pure; see the module comment for the rules. */
@@ -428,20 +453,35 @@ export function decideUrl(policy: NetPolicy, method: string, rawUrl: string): Ne
     return deny(NetRule.hostDenied, `host "${host}" is denied by the host policy (deniedDomains ${JSON.stringify(denied.source)})`);
   }
 
+  const rules = policy.rules ?? [];
   const byHost = policy.allow.filter((e) => allowEntryMatchesHost(e, host));
-  if (byHost.length === 0) {
-    return deny(NetRule.hostNotAllowed, `host "${host}" is not in allow_domains (${describeEntries(policy.allow)})`);
+  const domainMatch = byHost.find((e) => e.scheme === scheme && e.port === port);
+  let entry = domainMatch?.source;
+  if (entry === undefined && rules.length > 0) {
+    // No allow_domains entry: an allow rule may still let it through (and a near miss is named).
+    const r = matchAllowRules(rules, m, url, host, port);
+    if (r.match) entry = `${r.rule.label} ${JSON.stringify(r.rule.source)}`;
+    else if (r.why === 'path') {
+      return deny(NetRule.pathNotAllowed, `${m} ${shown}: the path is not allowed by the allow rules for this origin (${r.rules.map(describeRule).join(', ')})`);
+    } else if (r.why === 'method') {
+      return deny(NetRule.methodNotAllowedByRule, `${m} ${shown}: method ${m} is not allowed by the matching allow rules (${r.rules.map(describeRule).join(', ')})`);
+    } else if (r.why === 'encoded_path') {
+      return deny(NetRule.encodedPath, `${m} ${shown}: an encoded "/", "\\" or "." in the path is refused where a path rule decides (${describeRule(r.rules[0]!)})`);
+    }
   }
-  const byScheme = byHost.filter((e) => e.scheme === scheme);
-  if (byScheme.length === 0) {
-    const hint = scheme === 'http' ? ` (an entry without a scheme means https; write "http://${host}" to allow plain http)` : '';
-    return deny(
-      NetRule.schemeNotAllowed,
-      `${scheme}:// is not allowed for host "${host}": matching entries ${byHost.map((e) => JSON.stringify(e.source)).join(', ')} allow ${[...new Set(byHost.map((e) => e.scheme))].join(', ')} only${hint}`,
-    );
+  if (entry === undefined && byHost.length === 0) {
+    return deny(NetRule.hostNotAllowed, `host "${host}" is not in allow_domains (${describeEntries(policy.allow, rules)})`);
   }
-  const match = byScheme.find((e) => e.port === port);
-  if (!match) {
+  if (entry === undefined) {
+    // Neither way matched: say which part of the nearest allow_domains entries did not fit.
+    const byScheme = byHost.filter((e) => e.scheme === scheme);
+    if (byScheme.length === 0) {
+      const hint = scheme === 'http' ? ` (an entry without a scheme means https; write "http://${host}" to allow plain http)` : '';
+      return deny(
+        NetRule.schemeNotAllowed,
+        `${scheme}:// is not allowed for host "${host}": matching entries ${byHost.map((e) => JSON.stringify(e.source)).join(', ')} allow ${[...new Set(byHost.map((e) => e.scheme))].join(', ')} only${hint}`,
+      );
+    }
     return deny(
       NetRule.portNotAllowed,
       `port ${port} is not allowed for ${scheme}://${host}: matching entries ${byScheme.map((e) => `${JSON.stringify(e.source)} (port ${e.port})`).join(', ')}`,
@@ -458,7 +498,7 @@ export function decideUrl(policy: NetPolicy, method: string, rawUrl: string): Ne
   if (!ip && isInternalHostName(host) && !policy.allowPrivateNetworks) {
     return deny(NetRule.internalHost, `host "${host}" is an internal name and the host policy does not allow private networks`);
   }
-  return { allow: true, url, rule: NetRule.allowed, method: m, entry: match.source };
+  return { allow: true, url, rule: NetRule.allowed, method: m, entry };
 }
 
 /**
