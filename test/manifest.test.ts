@@ -266,13 +266,15 @@ describe('permissionSummary / diffPermissions', () => {
       ),
     ).toEqual({
       domains: ['a.com', 'b.com'],
+      rules: [],
+      secrets: [],
       fsRoots: [
         { path: '/a', read: true, write: false },
         { path: '/x', read: true, write: false },
       ],
       limits: { timeout_ms: 10 },
     });
-    expect(permissionSummary(m({}))).toEqual({ domains: [], fsRoots: [], limits: {} });
+    expect(permissionSummary(m({}))).toEqual({ domains: [], rules: [], secrets: [], fsRoots: [], limits: {} });
   });
 
   const old = {
