@@ -5,11 +5,12 @@
  *   3. command and args (JSON Schema),
  *   4. execution in a worker-thread instance with a deadline, a memory cap and guarded imports,
  *   5. the result, after the invocation's denials and limit hits have had their say.
+ * Every failure of steps 3-5 goes through `fail`: invocation-failure.ts maps it to its audit row
+ * and its typed error. Limit defaults are in limits.ts, usage figures in usage.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { prepareArgs } from './args.js';
-import { parseGuestFailure } from './build/guest-failure.js';
 import { createFsCapability } from './capabilities/fs.js';
 import { createNetCapability, type NetResolver } from './capabilities/net.js';
 import type { FetchLike } from './capabilities/types.js';
@@ -21,15 +22,21 @@ import {
   InvalidArgumentsError,
   InvocationAbortedError,
   InvokerClosedError,
-  PermissionDeniedError,
   PhaseViolationError,
   QueueFullError,
-  ResourceLimitError,
   SkillError,
-  SkillExecutionError,
   SkillNotEnabledError,
-  SkillTimeoutError,
 } from './errors.js';
+import {
+  failureAudit,
+  failureError,
+  resultNotJson,
+  runErrorFailure,
+  settledOutcome,
+  terminatedFailure,
+  type FailureContext,
+  type InvocationFailure,
+} from './invocation-failure.js';
 import { compileNetPolicy } from './guards/net-guard.js';
 import type { LoadedSkill, SkillLoader } from './loader.js';
 import { DEFAULT_HOST_POLICY, type HostPolicy } from './policy.js';
@@ -38,6 +45,7 @@ import { createHostCallHandler, type InvocationRecord, type SkillCapabilities } 
 import { WorkerPool, type PoolOptions } from './sandbox/pool.js';
 import { channelBounds, type ChannelBounds } from './sandbox/channel.js';
 import type { DoneMsg, LogLine } from './sandbox/protocol.js';
+import { UsageCounter, type SkillUsage } from './usage.js';
 import type { AuditEventInput, AuditLogger, Phase } from './types.js';
 import { resolveInvokerLimits, type InvokerLimits } from './limits.js';
 
@@ -86,15 +94,7 @@ export interface InvokeOptions {
   caller?: string | undefined;
 }
 
-export interface SkillUsage {
-  skillId: string;
-  invocations: number;
-  ok: number;
-  failures: Record<string, number>;
-  totalMs: number;
-  meanMs: number;
-  lastAt: string | null;
-}
+export type { SkillUsage } from './usage.js';
 
 export class SkillInvoker {
   private _phase: Phase;
@@ -106,13 +106,11 @@ export class SkillInvoker {
   private readonly pool: WorkerPool;
   private readonly maxQueue: number;
   private readonly caps = new Map<string, SkillCapabilities>();
-  private readonly stats = new Map<string, SkillUsage>();
+  /** Usage figures: counted here, batched to the registry off the hot path (flushed every second and at close). */
+  private readonly usageCounter = new UsageCounter((batch) => this.registry.recordUsageBatch(batch));
   private readonly inflight = new Set<AbortController>();
-  /** Usage not yet written to the registry: batched off the hot path, flushed every second and at close. */
-  private pendingUsage: { skillId: string; ok: boolean; code?: string | undefined; ms: number; caller?: string | undefined }[] = [];
   /** The caller of each invocation in flight, by invocation id: stamped on its audit events. */
   private readonly callers = new Map<string, string>();
-  private usageTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -185,8 +183,8 @@ export class SkillInvoker {
     const prepared = prepareArgs(spec.args, args, { maxBytes: this.limits.maxArgsBytes });
     if (!prepared.ok) {
       if (prepared.tooLarge) {
-        this.auditLimit(invocationId, skillId, command, 'args_size', prepared.tooLarge.max, prepared.problems[0]!.message);
-        throw new ResourceLimitError('args_size', prepared.tooLarge.max, prepared.problems[0]!.message, ctx);
+        const reason = prepared.problems[0]!.message;
+        throw this.fail({ invocationId, skillId, command }, { kind: 'limit', limit: 'args_size', max: prepared.tooLarge.max, reason });
       }
       throw new InvalidArgumentsError(prepared.problems, ctx);
     }
@@ -314,14 +312,16 @@ export class SkillInvoker {
           if (e instanceof QueueFullError) throw new QueueFullError(this.maxQueue, ctx);
           throw e;
         });
-      let handler: ReturnType<typeof createHostCallHandler>;
+      // This try/finally owns the worker: it goes back to the pool unless it ran and did not
+      // finish (ended by a deadline or abort, or its guest blocked on a reply that will not come).
+      let fate: 'release' | 'discard' = 'release';
       try {
-        if (controller.signal.aborted) throw this.closed ? new InvokerClosedError(ctx) : new InvocationAbortedError(ctx);
+        if (controller.signal.aborted) throw failureError({ kind: this.closed ? 'closed' : 'aborted' }, ctx);
         const caps = this.capabilities(skill);
         const net = scopeNetToInvocation(caps.net, redactor, ({ name, origin }) =>
           this.audit({ type: 'secret_used', invocationId, skillId, command, capability: 'net', target: origin, operation: name, meta: { secret: name, origin } }),
         );
-        handler = createHostCallHandler(
+        const handler = createHostCallHandler(
           { ...caps, net },
           {
             maxHostCalls: this.limits.maxHostCalls,
@@ -333,49 +333,21 @@ export class SkillInvoker {
           controller.signal,
           (e) => this.audit(redactor.json(e)),
         );
-      } catch (e) {
-        // Nothing ran on the worker: it goes back to the pool as it was.
-        this.pool.release(worker);
-        throw e;
+        // The deadline covers the skill's own time, not the wait for a free worker.
+        timer = setTimeout(() => controller.abort(new DOMException('deadline', 'TimeoutError')), timeoutMs);
+        fate = 'discard';
+        const outcome = await worker.run({ t: 'invoke', command, args: argsJson, session: opts.session }, handler, controller.signal).catch((e: unknown) => {
+          const failure = runErrorFailure(e);
+          throw failure ? this.fail(record, failure) : e;
+        });
+        const measure = this.failureContext(skill, timeoutMs);
+        if (outcome.kind === 'terminated') throw this.fail(record, terminatedFailure(outcome.why, worker, measure));
+        fate = 'release';
+        return this.settle(record, redactor.json(outcome.done), measure, opts);
+      } finally {
+        if (fate === 'release') this.pool.release(worker);
+        else this.pool.discard(worker);
       }
-      // The deadline covers the skill's own time, not the wait for a free worker.
-      timer = setTimeout(() => controller.abort(new DOMException('deadline', 'TimeoutError')), timeoutMs);
-      let outcome: Awaited<ReturnType<typeof worker.run>>;
-      try {
-        outcome = await worker.run(
-          { t: 'invoke', command, args: argsJson, session: opts.session },
-          handler,
-          controller.signal,
-        );
-      } catch (e) {
-        // A host-side failure mid-call: the guest is blocked waiting for a reply that will not
-        // come, so that worker is ended.
-        this.pool.discard(worker);
-        if (e instanceof ResourceLimitError && !(e.skillId ?? e.command)) {
-          // The channel refused a message over its bounds (e.g. the invocation itself).
-          this.auditLimit(invocationId, skillId, command, e.limit, e.max, e.message);
-          throw new ResourceLimitError(e.limit, e.max, e.message, ctx);
-        }
-        throw e;
-      }
-      if (outcome.kind === 'terminated') {
-        this.pool.discard(worker);
-        if (outcome.why === 'timeout') {
-          this.auditLimit(invocationId, skillId, command, 'timeout', timeoutMs, `ran past its ${timeoutMs} ms timeout`);
-          throw new SkillTimeoutError(timeoutMs, ctx);
-        }
-        if (this.closed) throw new InvokerClosedError(ctx);
-        if (outcome.why === 'aborted') throw new InvocationAbortedError(ctx);
-        const message = worker.exitReason ?? 'the worker thread exited unexpectedly';
-        if (worker.outOfMemory) {
-          this.auditLimit(invocationId, skillId, command, 'memory', skill.limits.memoryMb, message);
-          throw new ResourceLimitError('memory', skill.limits.memoryMb, `skill '${skillId}' ran out of memory: ${message}`, ctx);
-        }
-        this.audit({ type: 'execution_error', invocationId, skillId, command, reason: message });
-        throw new SkillExecutionError(message, true, ctx);
-      }
-      this.pool.release(worker);
-      return this.settle(skill, record, redactor.json(outcome.done), opts);
     } finally {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onCallerAbort);
@@ -403,54 +375,41 @@ export class SkillInvoker {
     });
   }
 
+  /** What this invocation is measured against, for the failure mappings (invocation-failure.ts). */
+  private failureContext(skill: LoadedSkill, timeoutMs: number): FailureContext {
+    return {
+      skillId: skill.id,
+      timeoutMs,
+      memoryMb: skill.limits.memoryMb,
+      maxResultBytes: this.limits.maxResultBytes,
+      maxLogLines: this.limits.maxLogLines,
+      maxLogBytes: this.limits.maxLogBytes,
+      closed: this.closed,
+    };
+  }
+
   /** Turns the worker's report into the result or the right typed error. */
-  private settle(skill: LoadedSkill, record: InvocationRecord, done: DoneMsg, opts: InvokeOptions): unknown {
+  private settle(record: InvocationRecord, done: DoneMsg, measure: FailureContext, opts: InvokeOptions): unknown {
     const { invocationId, skillId, command } = record;
-    const ctx = { skillId, command };
     for (const line of done.logs) {
       opts.onLog?.(line);
       this.opts.logger?.info?.({ skillId, command, invocationId, level: line.level, skillLog: line.message }, 'skill log');
     }
-    // A denial decides the outcome even if the guest swallowed the error it was given.
-    if (record.denial) throw new PermissionDeniedError(record.denial, ctx);
-    if (record.limit) throw new ResourceLimitError(record.limit.limit, record.limit.max, record.limit.message, ctx);
-    if (done.logsDropped > 0) {
-      const message = `log volume over ${this.limits.maxLogLines} lines / ${this.limits.maxLogBytes} bytes; ${done.logsDropped} lines dropped`;
-      this.auditLimit(invocationId, skillId, command, 'log_volume', this.limits.maxLogLines, message);
-      throw new ResourceLimitError('log_volume', this.limits.maxLogLines, message, ctx);
-    }
-    if (!done.ok) {
-      if (done.kind === 'memory') {
-        this.auditLimit(invocationId, skillId, command, 'memory', skill.limits.memoryMb, done.message);
-        throw new ResourceLimitError(
-          'memory',
-          skill.limits.memoryMb,
-          `skill '${skillId}' ran out of memory (${skill.limits.memoryMb} MiB cap): ${done.message}`,
-          ctx,
-        );
-      }
-      if (done.kind === 'result_size') {
-        this.auditLimit(invocationId, skillId, command, 'result_size', this.limits.maxResultBytes, done.message);
-        throw new ResourceLimitError('result_size', this.limits.maxResultBytes, done.message, ctx);
-      }
-      const message = done.kind === 'guest' ? parseGuestFailure(done.message).message : done.message;
-      this.audit({
-        type: 'execution_error',
-        invocationId,
-        skillId,
-        command,
-        reason: message,
-        meta: { trapped: done.kind === 'trap' },
-      });
-      throw new SkillExecutionError(message, done.kind === 'trap', ctx);
-    }
+    const outcome = settledOutcome(done, record, measure);
+    if ('failure' in outcome) throw this.fail(record, outcome.failure);
     try {
-      return JSON.parse(done.result) as unknown;
+      return JSON.parse(outcome.result) as unknown;
     } catch {
-      const message = `result is not JSON: ${done.result.slice(0, 80)}`;
-      this.audit({ type: 'execution_error', invocationId, skillId, command, reason: message });
-      throw new SkillExecutionError(message, false, ctx);
+      throw this.fail(record, resultNotJson(outcome.result));
     }
+  }
+
+  /** Audits `failure` (unless it was audited when it happened) and returns the error to throw. */
+  private fail(ids: { invocationId: string; skillId: string; command: string }, failure: InvocationFailure): SkillError {
+    const { invocationId, skillId, command } = ids;
+    const row = failureAudit(failure);
+    if (row) this.audit({ ...row, invocationId, skillId, command });
+    return failureError(failure, { skillId, command });
   }
 
   private audit(e: AuditEventInput): void {
@@ -459,52 +418,20 @@ export class SkillInvoker {
     this.registry.recordAudit(caller === undefined ? e : { ...e, caller });
   }
 
-  private auditLimit(invocationId: string, skillId: string, command: string, limit: string, max: number, reason: string) {
-    this.audit({ type: 'limit_exceeded', invocationId, skillId, command, operation: limit, reason, meta: { limit, max } });
-  }
-
   private count(skillId: string, t0: number, code: string | undefined, caller?: string): void {
-    let u = this.stats.get(skillId);
-    if (!u) {
-      u = { skillId, invocations: 0, ok: 0, failures: {}, totalMs: 0, meanMs: 0, lastAt: null };
-      this.stats.set(skillId, u);
-    }
-    u.invocations++;
-    if (code === undefined) u.ok++;
-    else u.failures[code] = (u.failures[code] ?? 0) + 1;
-    const ms = performance.now() - t0;
-    u.totalMs += ms;
-    u.meanMs = u.totalMs / u.invocations;
-    u.lastAt = new Date().toISOString();
-    this.pendingUsage.push({ skillId, ok: code === undefined, code, ms, caller });
-    if (!this.usageTimer) {
-      this.usageTimer = setTimeout(() => this.flushUsage(), 1000);
-      this.usageTimer.unref();
-    }
+    this.usageCounter.count({ skillId, ok: code === undefined, code, ms: performance.now() - t0, caller });
   }
 
   /** Writes the batched usage figures to the registry (shared with the CLI's `info`). */
   flushUsage(): void {
-    if (this.usageTimer) clearTimeout(this.usageTimer);
-    this.usageTimer = undefined;
-    const batch = this.pendingUsage;
-    this.pendingUsage = [];
-    try {
-      this.registry.recordUsageBatch(batch);
-    } catch {
-      // The registry was closed first; these figures stay in this invoker's usage().
-    }
+    this.usageCounter.flush();
   }
 
   /** Usage figures of this invoker, per skill. */
   usage(): SkillUsage[];
   usage(skillId: string): SkillUsage | undefined;
   usage(skillId?: string): SkillUsage[] | SkillUsage | undefined {
-    if (skillId !== undefined) {
-      const u = this.stats.get(skillId);
-      return u && { ...u, failures: { ...u.failures } };
-    }
-    return [...this.stats.values()].map((u) => ({ ...u, failures: { ...u.failures } }));
+    return skillId === undefined ? this.usageCounter.all() : this.usageCounter.get(skillId);
   }
 
   /** Pool figures: threads alive and invocations waiting. */

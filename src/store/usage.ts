@@ -5,28 +5,17 @@
  */
 
 import type { StoreWriter } from '../store-writer.js';
+import type { Usage, UsageSample } from '../usage.js';
 import type { SqlDatabase } from './sqlite.js';
 
-export interface UsageFigures {
-  skillId: string;
-  invocations: number;
+export type { UsageSample };
+
+/** The store's figures of one skill (src/usage.ts has the shared part and the samples). */
+export interface UsageFigures extends Usage {
   failures: number;
   /** Failures per error code (`TIMEOUT`, `PERMISSION_DENIED`, ...; `UNKNOWN` when none was given). */
   failuresByCode: Record<string, number>;
-  totalMs: number;
-  meanMs: number;
   maxMs: number;
-  lastAt: string | null;
-}
-
-/** One finished invocation, as counted. */
-export interface UsageSample {
-  skillId: string;
-  ok: boolean;
-  code?: string | undefined;
-  ms: number;
-  /** Who asked (token name, or `invoke(..., { caller })`): also counted per caller. */
-  caller?: string | undefined;
 }
 
 /** Invocations of one skill by one caller. */
