@@ -26,6 +26,7 @@ import {
 } from './guards/net-guard.js';
 import { checkPathSyntax, isWithinRoot } from './guards/fs-guard.js';
 import { lazy, lazyRequire } from './lazy.js';
+import { HostPolicyError } from './errors.js';
 
 // zod and yaml are loaded when a policy is first parsed, not when this module is imported
 // (see lazy.ts): the limits and defaults below need neither.
@@ -246,16 +247,9 @@ export function effectiveLimits(manifest: SkillManifest, policy: HostPolicy): { 
 // ---------------------------------------------------------------------------------------------
 // loading
 
-export class HostPolicyError extends Error {
-  readonly file: string;
-  readonly issues: { path: string; message: string }[];
-  constructor(file: string, issues: { path: string; message: string }[]) {
-    super(`${file}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`);
-    this.name = 'HostPolicyError';
-    this.file = file;
-    this.issues = issues;
-  }
-}
+// HostPolicyError lives with the other errors (a SkillError, code POLICY_INVALID); re-exported here
+// for the callers that import it from this module.
+export { HostPolicyError };
 
 /** The zod schema `parseHostPolicy` validates with; built (and zod loaded) on the first call. */
 const hostPolicySchema = lazy(() => {

@@ -155,7 +155,7 @@ function report(err: unknown, ctx: CliContext, program: Command, buffered: strin
       err = new UsageError(message, { hint: `Run '${BIN} ${commandPath(program)}--help' for usage.`, details: { commanderCode: err.code } });
     }
   }
-  const r = renderError(err, { bin: BIN, debug: ctx.debug });
+  const r = renderError(err, { bin: BIN, debug: ctx.debug, policy: ctx.policyDescription });
   out.error(r.json, r.human);
   return r.exitCode;
 }

@@ -26,14 +26,15 @@ export interface RenderedError {
   human: string[];
 }
 
-export function renderError(err: unknown, opts: { bin: string; debug: boolean }): RenderedError {
+/** `policy`: which host policy was in force ("the host policy (/path/policy.yaml)"), named by denials it caused. */
+export function renderError(err: unknown, opts: { bin: string; debug: boolean; policy?: string | undefined }): RenderedError {
   const r = renderRaw(err, opts);
   return { ...r, human: r.human.map(visible) };
 }
 
 const lines = (text: string) => text.split('\n');
 
-function renderRaw(err: unknown, opts: { bin: string; debug: boolean }): RenderedError {
+function renderRaw(err: unknown, opts: { bin: string; debug: boolean; policy?: string | undefined }): RenderedError {
   const stack = (e: unknown) => (opts.debug && e instanceof Error && e.stack ? ['', ...lines(e.stack)] : []);
   const causeStack = (e: Error) => (opts.debug && e.cause instanceof Error && e.cause.stack ? ['', 'caused by:', ...lines(e.cause.stack)] : []);
 
@@ -53,7 +54,7 @@ function renderRaw(err: unknown, opts: { bin: string; debug: boolean }): Rendere
     };
   }
   if (err instanceof SkillError) {
-    return { exitCode: exitCodeFor(err.code), json: err.toJSON(), human: [...skillErrorLines(err, opts.bin), ...causeStack(err), ...stack(err)] };
+    return { exitCode: exitCodeFor(err.code), json: err.toJSON(), human: [...skillErrorLines(err, opts.bin, opts.policy), ...causeStack(err), ...stack(err)] };
   }
   const message = err instanceof Error ? err.message : String(err);
   return {
@@ -63,12 +64,12 @@ function renderRaw(err: unknown, opts: { bin: string; debug: boolean }): Rendere
   };
 }
 
-function skillErrorLines(err: SkillError, bin: string): string[] {
+function skillErrorLines(err: SkillError, bin: string, policy = 'the host policy'): string[] {
   if (err instanceof ManifestError) {
     return [`invalid manifest ${err.file}:`, ...err.issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`)];
   }
   if (err instanceof PolicyViolationError) {
-    return [`skill '${err.skillId}' asks for more than the host policy allows:`, ...err.entries.map((e) => `  - ${e}`)];
+    return [`skill '${err.skillId}' asks for more than ${policy} allows:`, ...err.entries.map((e) => `  - ${e}`), `See the policy in force: ${bin} policy`];
   }
   if (err instanceof InvalidArgumentsError) {
     return [
@@ -86,6 +87,8 @@ function skillErrorLines(err: SkillError, bin: string): string[] {
     return [err.message];
   }
   if (err instanceof PermissionDeniedError) {
+    // A denial the host policy caused is not fixed in the skill's manifest: say which file it was.
+    if (/\bhost policy\b/i.test(err.message)) return [err.message, `Denied by ${policy}, not by the skill's manifest. See: ${bin} policy`];
     return [err.message, `The skill's permissions: ${bin} info ${err.skillId}`];
   }
   return err instanceof BuildError ? lines(err.message) : [err.message];

@@ -18,6 +18,7 @@ export const KNOWN_EVENT_TYPES = AUDIT_EVENT_TYPES;
 
 interface AuditOpts {
   skill?: string;
+  caller?: string;
   type?: string;
   since?: Date;
   limit?: number;
@@ -29,6 +30,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('audit')
     .description('show the audit trail, newest first (prune: see `audit prune --help`)')
     .option('--skill <id>', 'only events of this skill')
+    .option('--caller <name>', 'only events of this caller (an MCP token name, or `invoke(..., { caller })`)')
     .option('--type <type>', `only events of this type (${KNOWN_EVENT_TYPES.join(', ')})`)
     .option('--since <time>', 'only events at or after: ISO time (2025-01-31, 2025-01-31T12:00Z) or an age (30m, 1h, 7d, 2w)', (v: string) => parseSince(v))
     .option('--limit <n>', 'at most n events (default 100; no default with --export)', intOption(0))
@@ -40,7 +42,7 @@ export function register(program: Command, ctx: CliContext): void {
         out.warn(`'${opts.type}' is not an event type this version records (known: ${KNOWN_EVENT_TYPES.join(', ')})`);
       }
       const registry = ctx.openRegistry(cmd);
-      const q: AuditQuery = { skillId: opts.skill, type: opts.type, since: opts.since, limit: opts.limit };
+      const q: AuditQuery = { skillId: opts.skill, type: opts.type, caller: opts.caller, since: opts.since, limit: opts.limit };
       if (opts.export === 'jsonl') {
         const n = registry.audit.exportJsonLines(q, (line) => ctx.io.stdout.write(`${jsonForTerminal(line)}\n`));
         out.note(out.e.dim(`${n} event${n === 1 ? '' : 's'} exported`));
@@ -53,15 +55,19 @@ export function register(program: Command, ctx: CliContext): void {
           out.line('No audit events match.');
           return;
         }
+        // The CALLER column only when some event has one (MCP over HTTP, library callers).
+        const withCaller = events.some((e) => e.caller != null);
         // Targets, reasons, commands come from skills: every cell is shown `visible` (see sanitize.ts).
         const rows = events.map((e) => [
           c.dim(visible(formatTime(e.at))),
           (SECURITY_EVENT_TYPES.has(e.type) ? c.red : e.type === 'execution_error' ? c.yellow : c.green)(visible(e.type)),
           visible(e.skillId ?? '-'),
           visible(e.command ?? '-'),
+          ...(withCaller ? [visible(e.caller ?? '-')] : []),
           truncate(visible(eventDetail(e)), 100),
         ]);
-        out.line(formatTable(['TIME', 'TYPE', 'SKILL', 'COMMAND', 'DETAIL'], rows, { header: c.dim }));
+        const head = ['TIME', 'TYPE', 'SKILL', 'COMMAND', ...(withCaller ? ['CALLER'] : []), 'DETAIL'];
+        out.line(formatTable(head, rows, { header: c.dim }));
         const limit = opts.limit ?? 100;
         if (events.length >= limit && limit > 0) {
           out.note(out.e.dim(`showing the newest ${events.length}; more may match (--limit <n>, or --export jsonl for all)`));
