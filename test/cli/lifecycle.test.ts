@@ -292,7 +292,9 @@ describe('host policy', () => {
     const fetcher = await copySkill(SKILLS.fetch);
     const r = await cli(['install', fetcher, '--policy', policy, '--home', dir]);
     expect(r.code).toBe(22);
-    expect(r.stderr).toContain('asks for more than the host policy allows');
+    // The message names the policy file in force and how to see it.
+    expect(r.stderr).toContain(`asks for more than the host policy (${policy}) allows`);
+    expect(r.stderr).toContain('agentos-skills policy');
     expect(r.stderr).toContain('*.example.com');
     expect(r.stderr).toContain('memory_mb 64 exceeds');
     // The same through $AGENTOS_POLICY, as JSON.
@@ -300,6 +302,26 @@ describe('host policy', () => {
     expect(j.code).toBe(22);
     expect(j.json().error).toMatchObject({ code: 'POLICY_VIOLATION', skillId: 'example.fetch' });
     expect(j.json().error.entries).toHaveLength(2);
+  });
+
+  it('$AGENTOS_HOME/policy.yaml is the policy by default; --policy and $AGENTOS_POLICY override it; `policy` says which', async () => {
+    const home = await tempDir('agentos-policy-home-');
+    const homePolicy = join(home, 'policy.yaml');
+    await writeFile(homePolicy, 'maxMemoryMb: 16\ndefaultMemoryMb: 16\n');
+    const fetcher = await copySkill(SKILLS.fetch);
+    const r = await cli(['install', fetcher, '--home', home]);
+    expect(r.code).toBe(22);
+    expect(r.stderr).toContain(homePolicy);
+    expect(r.stderr).toContain('memory_mb 64 exceeds');
+    const shown = await cli(['policy', '--json', '--home', home]);
+    expect(shown.code).toBe(0);
+    expect(shown.json().result.file).toBe(homePolicy);
+    // An explicit policy wins over the home's: this one allows 64 MiB.
+    const other = join(await tempDir('agentos-policy-'), 'loose.yaml');
+    await writeFile(other, 'maxMemoryMb: 128\n');
+    expect((await cli(['install', fetcher, '--policy', other, '--home', home])).code).toBe(0);
+    const viaEnv = await cli(['policy', '--json', '--home', home], { env: { AGENTOS_POLICY: other } });
+    expect(viaEnv.json().result).toMatchObject({ origin: 'env', file: other });
   });
 
   it('enable re-checks against the policy in force (exit 22, stays disabled)', async () => {
