@@ -33,6 +33,8 @@ import { assertComponentModules } from './build/component-modules.js';
 import { checkAndCapModules, MalformedModuleError, moduleLimitError, moduleLimits } from './sandbox/module-limits.js';
 import type { PreparedModules } from './sandbox/worker-handle.js';
 import { ensureWasmFeatures } from './sandbox/wasm-features.js';
+import { hookGlue } from './sandbox/glue-hook.js';
+import { exposeState } from './sandbox/state-exports.js';
 import type { SkillManifest } from './types.js';
 import { readRegularFileSync, UnsafeFileError } from './safe-read.js';
 
@@ -190,7 +192,7 @@ export class SkillLoader {
       manifest: installed.manifest,
       hash,
       limits,
-      prepared: { jsUrl: transpiled.jsUrl, modules, memoryBytes },
+      prepared: { jsUrl: transpiled.jsUrl, modules, memoryBytes, notResettable: transpiled.notResettable },
       loadedAt: new Date().toISOString(),
       prepareMs: performance.now() - t0,
     };
@@ -266,6 +268,8 @@ export class SkillLoader {
 interface VerifiedTranspile {
   jsUrl: string;
   wasm: { name: string; bytes: Uint8Array }[];
+  /** Why an instance cannot be reset to a snapshot (glue-hook.ts), if so. */
+  notResettable: string | undefined;
 }
 
 /**
@@ -275,9 +279,11 @@ interface VerifiedTranspile {
  * core modules are handed over compiled), so it needs no base URL to resolve anything against.
  */
 function verifiedTranspile(files: Record<string, Uint8Array>): VerifiedTranspile {
-  const js = files[JS_FILE]!;
+  // The verified text, with the one line that lets the worker check the glue's handle tables.
+  const glue = hookGlue(Buffer.from(files[JS_FILE]!).toString('utf8'));
   return {
-    jsUrl: `data:text/javascript;base64,${Buffer.from(js.buffer, js.byteOffset, js.byteLength).toString('base64')}`,
+    jsUrl: `data:text/javascript;base64,${Buffer.from(glue.js, 'utf8').toString('base64')}`,
+    notResettable: glue.notResettable,
     wasm: Object.entries(files)
       .filter(([n]) => n.endsWith('.wasm'))
       .map(([name, bytes]) => ({ name, bytes })),
@@ -348,7 +354,8 @@ function compileModules(
         });
       }
       if (checked.violations.length > 0) throw moduleLimitError(checked.violations, memoryMb, { skillId: id });
-      const entries = await Promise.all(checked.modules.map(async (m) => [m.name, await WebAssembly.compile(m.bytes)] as const));
+      // Every internal memory, table and mutable global exported, so a snapshot can see all state.
+      const entries = await Promise.all(checked.modules.map(async (m) => [m.name, await WebAssembly.compile(exposeState(m.bytes).bytes)] as const));
       return Object.fromEntries(entries);
     })();
     p.catch(() => compiled.delete(key));

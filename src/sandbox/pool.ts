@@ -56,6 +56,11 @@ export class WorkerPool {
     return this.queue.length;
   }
 
+  /** How the live, booted workers of keys matching `pred` give a fresh state (distinct answers). */
+  freshStateBy(pred: (key: string) => boolean): string[] {
+    return [...new Set([...this.all].filter((w) => w.alive && pred(w.key) && w.freshBy !== undefined).map((w) => w.freshBy!))];
+  }
+
   /** A ready worker for `spec.key`: idle, new, or after waiting in the queue. */
   async acquire(spec: WorkerSpec, signal?: AbortSignal): Promise<SkillWorker> {
     if (this.closed) throw new InvokerClosedError();

@@ -29,6 +29,8 @@ export interface WorkerBoot {
   freshInstance: boolean;
   /** Memory cap in bytes (the compiled modules carry it as their maximum too). */
   memoryBytes: number;
+  /** Why the instance cannot be reset to its post-instantiation snapshot; undefined: it can. */
+  notResettable?: string | undefined;
   maxLogLines: number;
   maxLogBytes: number;
   /** A result longer than this (UTF-16 units, a lower bound on bytes) is not sent. */
@@ -94,6 +96,8 @@ export type HostToWorker = InvokeMsg | ReplyMsg;
 export interface ReadyMsg {
   t: 'ready';
   instantiateMs: number;
+  /** 'snapshot': fresh state by resetting to the post-instantiation snapshot; else why it re-instantiates. */
+  freshBy: string;
 }
 export interface BootFailedMsg {
   t: 'boot-failed';

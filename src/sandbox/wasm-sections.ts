@@ -120,7 +120,7 @@ export function skipRefType(r: Reader): void {
   else if (t < 0x69 || t > 0x74) throw new MalformedModuleError(`unknown reference type 0x${t.toString(16)}`);
 }
 
-function skipValType(r: Reader): void {
+export function skipValType(r: Reader): void {
   const t = r.b[r.pos];
   if (t !== undefined && t >= 0x7b && t <= 0x7f) {
     r.pos++;
@@ -143,7 +143,7 @@ export function readLimits(r: Reader, what: 'memory' | 'table'): LimitsDecl {
 }
 
 /** A constant expression (MVP, extended-const and reference instructions) up to its `end`. */
-function skipConstExpr(r: Reader): void {
+export function skipConstExpr(r: Reader): void {
   for (let n = 0; n < 1024; n++) {
     const op = r.byte();
     switch (op) {

@@ -17,6 +17,8 @@ export interface PreparedModules {
   jsUrl: string;
   modules: Record<string, WebAssembly.Module>;
   memoryBytes: number;
+  /** Why an instance cannot be reset to its snapshot (it is re-instantiated instead); undefined: it can. */
+  notResettable?: string | undefined;
 }
 
 export interface WorkerSettings {
@@ -66,6 +68,8 @@ export class SkillWorker {
   private exitWaiters: (() => void)[] = [];
   /** Resolves when the instance is ready; rejects if it could not boot. */
   readonly ready: Promise<number>;
+  /** How the worker gives each invocation a fresh state: 'snapshot' (reset) or why it re-instantiates. */
+  freshBy: string | undefined;
   lastUsed = Date.now();
   /** Session of the last invocation (its instance may still hold that session's state). */
   lastSession: string | undefined;
@@ -87,6 +91,7 @@ export class SkillWorker {
       modules: prepared.modules,
       freshInstance: settings.freshInstance,
       memoryBytes: prepared.memoryBytes,
+      notResettable: prepared.notResettable,
       maxLogLines: settings.maxLogLines,
       maxLogBytes: settings.maxLogBytes,
       maxResultBytes: settings.maxResultBytes,
@@ -114,7 +119,10 @@ export class SkillWorker {
     this.ready = this.channel.receive().then((m) => {
       if (!m) throw new Error(`worker exited before its instance was ready${this.exitReason ? `: ${this.exitReason}` : ''}`);
       const h = m.header;
-      if (h.t === 'ready') return h.instantiateMs;
+      if (h.t === 'ready') {
+        this.freshBy = h.freshBy;
+        return h.instantiateMs;
+      }
       throw new Error(h.t === 'boot-failed' || h.t === 'malformed' ? h.message : 'worker failed to boot');
     });
     // Referenced while booting so the process waits for it; unreferenced once idle.

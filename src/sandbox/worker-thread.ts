@@ -25,6 +25,7 @@ import type {
   WorkerToHost,
 } from './protocol.js';
 import { SEED_ACK, SEED_COMMAND } from './protocol.js';
+import { HANDLE_TABLES_HOOK, InstanceState, type Snapshot } from './instance-reset.js';
 import { SERVED_WIT_VERSIONS } from '../wit-version.js';
 import type { FsEntry } from '../capabilities/types.js';
 
@@ -156,12 +157,15 @@ for (const v of ['', ...SERVED_WIT_VERSIONS.map((version) => `@${version}`)]) {
 }
 
 // ---- the instance ----
-const memories: WebAssembly.Memory[] = [];
+/** The state objects of the current instance (every core instance's memories, tables, globals). */
+let state = new InstanceState();
 function instantiateCore(m: WebAssembly.Module, i: WebAssembly.Imports): WebAssembly.Instance {
   const inst = new WebAssembly.Instance(m, i);
-  for (const v of Object.values(inst.exports)) if (v instanceof WebAssembly.Memory) memories.push(v);
+  state.collect(inst, i);
   return inst;
 }
+// The glue hands over its resource handle tables while instantiating (glue-hook.ts).
+Reflect.set(globalThis, HANDLE_TABLES_HOOK, (tables: unknown) => state.setHandleTables(tables));
 
 const { instantiate } = (await import(boot.jsUrl)) as { instantiate: Instantiate };
 let guest: GuestExports;
@@ -169,8 +173,14 @@ let inInvocation = false;
 /** False once the component showed it predates seeding (it keeps its engine's own generator). */
 let seedable = true;
 
+/** The instance's state right after instantiation, before seeding; undefined: re-instantiate instead. */
+let snapshot: Snapshot | undefined;
+/** 'snapshot', or why this component's instances are re-instantiated for a fresh state. */
+let freshBy = 'snapshot';
+
 function instantiateGuest(): void {
-  memories.length = 0;
+  state = new InstanceState();
+  snapshot = undefined;
   instanceOrigin = performance.now();
   guest = instantiate((name) => {
     const m = boot.modules[name];
@@ -194,24 +204,55 @@ function seedGuest(): boolean {
   return acked;
 }
 
+/** Saves the new instance's state (before seeding: every reset is seeded anew), when it can be exact. */
+function takeSnapshot(): void {
+  if (!boot.freshInstance) return;
+  if (boot.notResettable) {
+    freshBy = boot.notResettable;
+    return;
+  }
+  snapshot = state.save();
+  if (!snapshot) freshBy = state.unsafe ?? 'the state cannot be saved';
+}
+
 function fresh(): number {
   const t0 = performance.now();
   channel.setFlag(false);
   instantiateGuest();
+  takeSnapshot();
   if (seedable && !seedGuest()) {
     // Built before seeding existed: its skill code may have seen the reserved command, so start
     // over from a clean instance and never send it again.
     seedable = false;
     instantiateGuest();
+    takeSnapshot();
   }
   channel.setFlag(true);
   return performance.now() - t0;
 }
 
+/**
+ * A fresh state for the next caller: the instance put back to its snapshot, with a new seed and
+ * a new clock origin, as a new instance would have; or a new instance where that cannot be exact.
+ */
+function renew(): void {
+  if (snapshot) {
+    channel.setFlag(false);
+    if (snapshot.restore()) {
+      instanceOrigin = performance.now();
+      if (!seedable || seedGuest()) {
+        channel.setFlag(true);
+        return;
+      }
+    }
+  }
+  fresh();
+}
+
 /** A trap with memory at its cap is the memory limit, whatever the engine said. */
 function nearMemoryCap(): boolean {
   const pageSlack = 2 * 65536;
-  return memories.some((m) => m.buffer.byteLength + pageSlack >= boot.memoryBytes);
+  return state.memoryList.some((m) => m.buffer.byteLength + pageSlack >= boot.memoryBytes);
 }
 
 /** A trap's own text that means the engine ran out of memory (not the guest's words). */
@@ -291,7 +332,7 @@ function invokeGuest(msg: InvokeMsg): DoneMsg {
 
 try {
   const ms = fresh();
-  channel.send({ header: { t: 'ready', instantiateMs: ms } });
+  channel.send({ header: { t: 'ready', instantiateMs: ms, freshBy: boot.freshInstance ? freshBy : 'reused (no fresh state)' } });
 } catch (e) {
   channel.send({ header: { t: 'boot-failed', message: e instanceof Error ? e.message : String(e) } });
   process.exit(1);
@@ -299,8 +340,8 @@ try {
 
 /**
  * Instance lifecycle. With `freshInstance`, an invocation never sees what another caller's left:
- * after an invocation without a session the instance is replaced at once (before the next one
- * arrives, off the caller's path). After an invocation of session S the instance is kept for a
+ * after an invocation without a session the instance is renewed at once (reset to its snapshot,
+ * or replaced; after the reply, off the caller's path). After an invocation of session S the instance is kept for a
  * moment, so S's next call runs warm; any other caller gets a fresh one first, and if nothing
  * comes within SESSION_IDLE_MS the instance is replaced in the background anyway.
  */
@@ -310,7 +351,7 @@ for (;;) {
   const msg = session === undefined ? channel.receiveSync() : channel.receiveSync(SESSION_IDLE_MS);
   if (!msg) {
     session = undefined;
-    fresh();
+    renew();
     continue;
   }
   const header = msg.header;
@@ -320,7 +361,7 @@ for (;;) {
   }
   if (header.t !== 'invoke') continue;
   if (boot.freshInstance) {
-    if (session !== undefined && header.session !== session) fresh();
+    if (session !== undefined && header.session !== session) renew();
     channel.setFlag(false);
   }
   const done = runInvoke(header);
@@ -330,7 +371,7 @@ for (;;) {
   session = undefined;
   if (poisoned) fresh();
   else if (boot.freshInstance) {
-    if (header.session === undefined) fresh();
+    if (header.session === undefined) renew();
     else session = header.session;
   }
 }
