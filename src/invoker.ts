@@ -439,6 +439,11 @@ export class SkillInvoker {
     return { workers: this.pool.size, queued: this.pool.queued };
   }
 
+  /** How this skill's live workers give each invocation a fresh state: 'snapshot' (reset), or why they re-instantiate. */
+  freshStateBy(skillId: string): string[] {
+    return this.pool.freshStateBy((key) => key.startsWith(`${skillId}@`));
+  }
+
   /** Ends every worker and connection; invocations in flight reject with InvokerClosedError. */
   async close(): Promise<void> {
     if (this.closed) return;
