@@ -14,6 +14,7 @@ import { lazyRequire } from './lazy.js';
 import { StoreWriter } from './store-writer.js';
 import { SECURITY_EVENT_TYPES } from './audit-events.js';
 import { redactSecrets, redactUrlsInText } from './redact.js';
+import { jsonForTerminal } from './cli/sanitize.js';
 import { ensureAuditCallerColumn } from './store/tokens.js';
 
 /** pino, loaded by the first createDefaultLogger() rather than on import (see lazy.ts). */
@@ -33,13 +34,18 @@ const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'sil
 
 /**
  * A pino logger writing JSON lines to stderr (synchronously, so nothing is lost at exit), at
- * the level in `$AGENTOS_LOG_LEVEL` (default `warn`; `silent` turns it off).
+ * the level in `$AGENTOS_LOG_LEVEL` (default `warn`; `silent` turns it off). `out` replaces stderr.
+ *
+ * stderr is usually a terminal and events carry skill-controlled text: pino's JSON escapes C0
+ * controls but leaves C1 (U+0080-009F, e.g. the CSI U+009B) and bidi controls raw, so each line is
+ * rewritten with those as `\uXXXX` (still JSON, parsing back to the same value).
  */
-export function createDefaultLogger(env: NodeJS.ProcessEnv = process.env): pino.Logger {
+export function createDefaultLogger(env: NodeJS.ProcessEnv = process.env, out?: { write(line: string): unknown }): pino.Logger {
   const wanted = (env['AGENTOS_LOG_LEVEL'] ?? '').trim().toLowerCase();
   const level = LEVELS.has(wanted) ? wanted : 'warn';
   const pinoFn = loadPino();
-  return pinoFn({ name: 'agentos-skills', level }, pinoFn.destination({ dest: 2, sync: true }));
+  const dest = out ?? pinoFn.destination({ dest: 2, sync: true });
+  return pinoFn({ name: 'agentos-skills', level }, { write: (line: string) => dest.write(jsonForTerminal(line)) });
 }
 
 // ---------------------------------------------------------------------------------------------
