@@ -14,7 +14,8 @@ import { prepareArgs } from './args.js';
 import { createFsCapability } from './capabilities/fs.js';
 import { createNetCapability, type NetResolver } from './capabilities/net.js';
 import type { FetchLike } from './capabilities/types.js';
-import { scopeNetToInvocation, type NetSecrets } from './capabilities/net-secrets.js';
+import type { NetSecrets } from './capabilities/net-secrets.js';
+import { scopeNetToInvocation } from './capabilities/net-scope.js';
 import { compileSecretRules } from './guards/secret-guard.js';
 import { SecretRedactor } from './secret-redactor.js';
 import {

@@ -6,15 +6,13 @@
  * Hops keep the skill's headers with their placeholders; each hop gets its own substituted copy,
  * so a redirect is decided from the placeholders again, never from a value already put in.
  * Every value put in is reported through `ctx.onSecretUsed` (the invocation's redactor and its
- * `secret_used` audit event); a value never appears in a Failure.
+ * `secret_used` audit event, through net-scope.ts); a value never appears in a Failure.
  */
 import { decideSecrets, substitute, SecretRule, type SecretRules } from '../guards/secret-guard.js';
 import { secretValueProblem } from '../secret-redactor.js';
 import { denial, fail, type Failure } from './net-errors.js';
 import type { HeaderList } from './http-headers.js';
 import type { Hop } from './net-transport.js';
-import type { NetCapability } from './net.js';
-import type { SecretRedactor } from '../secret-redactor.js';
 
 /** What the net capability needs to put secrets in. */
 export interface NetSecrets {
@@ -72,34 +70,4 @@ export async function injectSecrets(
   });
   for (const [name, value] of values) onUsed?.({ name, value, origin: hop.url.origin });
   return { ...hop, headers };
-}
-
-/**
- * The skill's net capability as one invocation sees it: each secret put in is added to the
- * invocation's redactor (and reported), and every answer the guest gets (status line aside) is
- * redacted with it: response header names and values, the whole body, error and denial texts.
- */
-export function scopeNetToInvocation(
-  net: NetCapability,
-  redactor: SecretRedactor,
-  onUsed: (use: Omit<SecretUse, 'value'>) => void,
-): NetCapability {
-  return {
-    close: () => net.close(),
-    async fetch(req, ctx) {
-      const r = await net.fetch(req, {
-        ...ctx,
-        onSecretUsed: (use) => {
-          redactor.add(use.value);
-          onUsed({ name: use.name, origin: use.origin });
-        },
-      });
-      if (redactor.empty) return r;
-      if (r.ok) {
-        const headers = r.value.headers.map((h) => ({ name: redactor.text(h.name), value: redactor.text(h.value) }));
-        return { ok: true, value: { status: r.value.status, headers, body: redactor.bytes(r.value.body) } };
-      }
-      return redactor.json(r);
-    },
-  };
 }

@@ -22,8 +22,8 @@
  * may decode them and so serve a path the rule did not mean.
  */
 import { createRequire } from 'node:module';
-// Types only: net-guard.ts imports this module, and hands `parseOrigin` in (no import cycle).
-import type { AllowEntry, ParseResult } from './net-guard.js';
+// net-guard.ts imports this module, and hands `parseOrigin` in; the types come from net-types.ts.
+import type { AllowEntry, ParseResult } from './net-types.js';
 
 /** The URLPattern class: the global where Node has one, else the polyfill (which does not patch the global). */
 type URLPatternClass = typeof import('urlpattern-polyfill/urlpattern').URLPattern;

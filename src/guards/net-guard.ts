@@ -72,25 +72,9 @@
  */
 import { classifyAddress, type IpClassification, type IpRange } from './ip-ranges.js';
 import { describeRule, matchAllowRules, parseAllowRule, type NetAllowRule } from './net-allow-rules.js';
+import type { AllowEntry, NetScheme, ParseResult } from './net-types.js';
 
-export type NetScheme = 'http' | 'https';
-
-export interface AllowEntry {
-  /** The entry as written. */
-  source: string;
-  scheme: NetScheme;
-  /** Canonical host (A-labels, lowercase, no trailing dot, IPv6 in brackets); for a wildcard, the part after `*.`. */
-  host: string;
-  wildcard: boolean;
-  /** The one port this entry allows (explicit, or the scheme's default). */
-  port: number;
-  explicitScheme: boolean;
-  explicitPort: boolean;
-  /** Set when the host is an IP literal. */
-  ip: IpClassification | null;
-}
-
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
+export type { AllowEntry, NetScheme, ParseResult } from './net-types.js';
 
 export interface NetPolicy {
   allow: AllowEntry[];
