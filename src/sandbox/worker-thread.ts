@@ -26,6 +26,7 @@ import type {
 } from './protocol.js';
 import { SEED_ACK, SEED_COMMAND } from './protocol.js';
 import { HANDLE_TABLES_HOOK, InstanceState, type Snapshot } from './instance-reset.js';
+import { boundTextDecoder, liftBound, LiftTooLargeError } from './lift-bound.js';
 import { SERVED_WIT_VERSIONS } from '../wit-version.js';
 import type { FsEntry } from '../capabilities/types.js';
 
@@ -41,6 +42,8 @@ if (typeof Reflect.get(WebAssembly, 'promising') !== 'function') Reflect.set(Web
 
 const boot = workerData as WorkerBoot;
 const channel = new ChannelEnd<WorkerToHost, HostToWorker>(boot.sab, boot.port, 'worker', boot.bounds);
+// Before the glue is imported: each guest string it lifts is bounded before it reaches the JS heap.
+boundTextDecoder(liftBound(boot));
 
 interface GuestExports {
   invoke(command: string, args: string): string;
@@ -319,7 +322,9 @@ function invokeGuest(msg: InvokeMsg): DoneMsg {
     }
     const message = e instanceof Error ? e.message : String(e);
     const kind =
-      e instanceof RangeError && /call stack/i.test(message)
+      e instanceof LiftTooLargeError
+        ? 'memory'
+        : e instanceof RangeError && /call stack/i.test(message)
         ? 'trap'
         : nearMemoryCap() || isOutOfMemoryMessage(message)
           ? 'memory'
