@@ -3,8 +3,8 @@
  * an errno mapped to a guest error. Messages name only the path as the skill gave it, never
  * canonical paths (which could name places outside the roots) or raw Node error messages.
  */
-import type { FsOperation } from '../guards/fs-guard.js';
-import type { CapResult, Denial } from './types.js';
+import type { FsDeniedRuleId, FsOperation } from '../guards/fs-guard.js';
+import type { CapResult, DenialOf } from './types.js';
 
 export type Fail = Extract<CapResult<never>, { ok: false }>;
 
@@ -13,8 +13,8 @@ export const ok = <T>(value: T): CapResult<T> => ({ ok: true, value });
 export const fail = (tag: 'not-found' | 'invalid' | 'limit' | 'failed', val: string): Fail => ({ ok: false, error: { tag, val } });
 
 /** A guard or post-open denial: the guest sees `reason`, the audit trail the whole denial. */
-export function denied(op: FsOperation, shown: string, rule: string, reason: string): Fail {
-  const denial: Denial = { capability: 'fs', target: shown, operation: op, reason, rule };
+export function denied(op: FsOperation, shown: string, rule: FsDeniedRuleId, reason: string): Fail {
+  const denial: DenialOf<'fs'> = { capability: 'fs', target: shown, operation: op, reason, rule };
   return { ok: false, error: { tag: 'denied', val: reason }, denial };
 }
 

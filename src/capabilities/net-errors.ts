@@ -9,7 +9,7 @@
  */
 
 import type { NetDenial } from '../guards/net-guard.js';
-import type { CapResult, GuestErrorTag, LimitHit } from './types.js';
+import type { CapResult, DenialOf, GuestErrorTag, LimitHit } from './types.js';
 
 export type Failure = Extract<CapResult<never>, { ok: false }>;
 
@@ -18,7 +18,11 @@ export function fail(tag: GuestErrorTag, val: string): Failure {
 }
 
 /** A guard's no, with what the audit needs: the target as the skill gave it and the rule. */
-export function denial(decision: NetDenial, target: string, operation: string): Failure {
+export function denial(
+  decision: Pick<NetDenial, 'allow' | 'kind' | 'reason'> & { rule: DenialOf<'net'>['rule'] },
+  target: string,
+  operation: string,
+): Failure {
   return {
     ok: false,
     error: { tag: decision.kind === 'invalid' ? 'invalid' : 'denied', val: decision.reason },

@@ -1,6 +1,8 @@
 /** What capabilities (the I/O behind each guarded host function) return to the sandbox. */
 
-import type { Capability } from '../errors.js';
+import type { FsDeniedRuleId } from '../guards/fs-guard.js';
+import type { NetDeniedRuleId } from '../guards/net-guard.js';
+import type { SecretRuleId } from '../guards/secret-guard.js';
 
 /** The WIT `error` variant, as the guest sees it. */
 export type GuestErrorTag = 'denied' | 'not-found' | 'invalid' | 'limit' | 'failed';
@@ -9,9 +11,15 @@ export interface GuestError {
   val: string;
 }
 
-/** Why a guard said no: audited, and copied into PermissionDeniedError. */
-export interface Denial {
-  capability: Capability;
+/** The rule ids each capability's denials carry (a net call is also refused by the secret guard). */
+export interface DenialRules {
+  net: NetDeniedRuleId | SecretRuleId;
+  fs: FsDeniedRuleId;
+}
+
+/** Why a guard of capability `C` said no: audited, and copied into PermissionDeniedError. */
+export interface DenialOf<C extends keyof DenialRules> {
+  capability: C;
   /** URL or path as the skill gave it. */
   target: string;
   /** e.g. 'GET', 'read-file', 'write-file', 'connect', 'redirect'. */
@@ -19,8 +27,11 @@ export interface Denial {
   /** Human sentence naming the rule, e.g. "host 'evil.com' is not in allow_domains". */
   reason: string;
   /** Machine-readable rule id, e.g. 'net.host_not_allowed', 'fs.outside_roots'. */
-  rule: string;
+  rule: DenialRules[C];
 }
+
+/** Why a guard said no, discriminated by `capability`: a net denial carries a net or secret rule, an fs denial an fs rule. */
+export type Denial = { [C in keyof DenialRules]: DenialOf<C> }[keyof DenialRules];
 
 /** A limit a capability hit (response too large, io bytes...). */
 export interface LimitHit {

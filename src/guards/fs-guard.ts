@@ -36,11 +36,11 @@ export interface FsPolicy {
 }
 
 export type FsDecision =
-  | { allow: true; rule: string; root: string }
-  | { allow: false; kind: 'denied' | 'invalid'; rule: string; reason: string };
+  | { allow: true; rule: typeof FsRule.allowed; root: string }
+  | { allow: false; kind: 'denied' | 'invalid'; rule: FsDeniedRuleId; reason: string };
 
 export interface FsPathProblem {
-  rule: string;
+  rule: FsDeniedRuleId;
   reason: string;
 }
 
@@ -63,6 +63,11 @@ export const FsRule = {
   dotdotAfterMissing: 'fs.dotdot_after_missing',
   changedDuringCheck: 'fs.changed_during_check',
 } as const;
+
+/** An fs rule id (`fs.outside_roots`, ...), as denials and the audit trail carry it. */
+export type FsRuleId = (typeof FsRule)[keyof typeof FsRule];
+/** The ids a denial can carry: every rule but `fs.allowed`. */
+export type FsDeniedRuleId = Exclude<FsRuleId, typeof FsRule.allowed>;
 
 export const MAX_PATH_BYTES = 4096;
 export const MAX_COMPONENT_BYTES = 255;

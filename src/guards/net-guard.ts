@@ -89,7 +89,7 @@ export interface NetDenial {
   allow: false;
   /** 'invalid': the request itself is malformed; 'denied': well-formed but not permitted. */
   kind: 'denied' | 'invalid';
-  rule: string;
+  rule: NetDeniedRuleId;
   reason: string;
 }
 
@@ -98,8 +98,7 @@ export type NetDecision =
       allow: true;
       /** The parsed URL: fetch exactly this. */
       url: URL;
-      /** Always 'net.allowed'. */
-      rule: string;
+      rule: typeof NetRule.allowed;
       /** The method, upper-cased. */
       method: string;
       /** The allow_domains entry (as written) that matched, or the allow rule (`allow[0] "https://..."`). */
@@ -108,7 +107,7 @@ export type NetDecision =
   | NetDenial;
 
 export type AddressDecision =
-  | { allow: true; rule: string; address: string; range: IpRange }
+  | { allow: true; rule: typeof NetRule.allowed; address: string; range: IpRange }
   | NetDenial;
 
 /** Stable rule ids. */
@@ -130,6 +129,11 @@ export const NetRule = {
   methodNotAllowedByRule: 'net.method_not_allowed_by_rule',
   encodedPath: 'net.encoded_path',
 } as const;
+
+/** A net rule id (`net.host_not_allowed`, ...), as denials and the audit trail carry it. */
+export type NetRuleId = (typeof NetRule)[keyof typeof NetRule];
+/** The ids a denial can carry: every rule but `net.allowed`. */
+export type NetDeniedRuleId = Exclude<NetRuleId, typeof NetRule.allowed>;
 
 export const ALLOWED_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -388,8 +392,8 @@ export function compileNetPolicy(
 // ---------------------------------------------------------------------------------------------
 // decisions
 
-const deny = (rule: string, reason: string): NetDenial => ({ allow: false, kind: 'denied', rule, reason });
-const invalid = (rule: string, reason: string): NetDenial => ({ allow: false, kind: 'invalid', rule, reason });
+const deny = (rule: NetDeniedRuleId, reason: string): NetDenial => ({ allow: false, kind: 'denied', rule, reason });
+const invalid = (rule: NetDeniedRuleId, reason: string): NetDenial => ({ allow: false, kind: 'invalid', rule, reason });
 
 function describeEntries(entries: AllowEntry[], rules: readonly NetAllowRule[] = []): string {
   const list = (xs: string[]) => `${xs.slice(0, 5).join(', ')}${xs.length > 5 ? `, and ${xs.length - 5} more` : ''}`;

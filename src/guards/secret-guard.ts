@@ -32,6 +32,9 @@ export const SecretRule = {
   malformed: 'secret.malformed_placeholder',
 } as const;
 
+/** A secret rule id (`secret.undeclared`, ...): a net denial may carry one. */
+export type SecretRuleId = (typeof SecretRule)[keyof typeof SecretRule];
+
 /** The compiled `requires.secrets`: name -> where it may go. */
 export type SecretRules = ReadonlyMap<string, { allow: AllowEntry[] }>;
 
@@ -75,7 +78,7 @@ export type SecretDecision =
       /** Header indexes to drop (a redirect to an origin some of its secrets may not reach). */
       drop: Set<number>;
     }
-  | { allow: false; kind: 'denied' | 'invalid'; rule: string; reason: string; secret?: string | undefined };
+  | { allow: false; kind: 'denied' | 'invalid'; rule: SecretRuleId; reason: string; secret?: string | undefined };
 
 /**
  * Which headers of a hop get which secrets. `hop: 'first'` denies what `'redirect'` drops.
