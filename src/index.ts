@@ -27,11 +27,12 @@ export {
 } from './policy.js';
 export type { HostPolicy } from './policy.js';
 export { decideUrl, decideAddress, compileNetPolicy, parseAllowEntry } from './guards/net-guard.js';
-export type { AddressDecision, NetDecision, NetPolicy } from './guards/net-guard.js';
+export type { AddressDecision, NetDecision, NetPolicy, NetRuleId } from './guards/net-guard.js';
 export { decideFs, checkPathSyntax } from './guards/fs-guard.js';
-export type { FsDecision, FsPolicy, FsOperation } from './guards/fs-guard.js';
+export type { FsDecision, FsPolicy, FsOperation, FsRuleId } from './guards/fs-guard.js';
+export type { SecretRuleId } from './guards/secret-guard.js';
 export { buildSkill } from './build/build-skill.js';
 export type { BuildOptions, BuildResult } from './build/build-skill.js';
-export type { FetchLike, NetRequest, NetResponse, Denial } from './capabilities/types.js';
+export type { FetchLike, NetRequest, NetResponse, Denial, DenialOf } from './capabilities/types.js';
 export type { NetResolver } from './capabilities/net.js';
 export type { LogLine } from './sandbox/protocol.js';
