@@ -26,8 +26,19 @@ import { createRequire } from 'node:module';
 import type { AllowEntry, ParseResult } from './net-types.js';
 
 /** The URLPattern class: the global where Node has one, else the polyfill (which does not patch the global). */
-type URLPatternClass = typeof import('urlpattern-polyfill/urlpattern').URLPattern;
-type URLPatternLike = InstanceType<URLPatternClass>;
+// Declared here (the members this guard uses), not taken from the polyfill's or Node's typings: the
+// published .d.ts must compile for a consumer whatever @types/node declares about URLPattern.
+interface URLPatternLike {
+  readonly protocol: string;
+  readonly hostname: string;
+  readonly port: string;
+  readonly pathname: string;
+  readonly search: string;
+  readonly hash: string;
+  test(input: string): boolean;
+}
+type URLPatternInput = string | { protocol: string; hostname: string; port: string; pathname: string; search: string; hash: string };
+type URLPatternClass = new (input: URLPatternInput) => URLPatternLike;
 
 let patternClass: URLPatternClass | undefined;
 function URLPatternImpl(): URLPatternClass {
