@@ -12,7 +12,8 @@
  * This file is the public face (install, enable/disable, uninstall, list/get, audit and usage
  * access); the parts live in store/: migrations.ts (schema), skill-rows.ts (the skills table),
  * component-store.ts (the component files), install-checks.ts (what install verifies),
- * usage.ts (usage figures), tokens.ts (MCP bearer tokens), sqlite.ts (the driver).
+ * usage.ts (usage figures), transpile-cache.ts (what the loader cached), secrets.ts (secret
+ * values), tokens.ts (MCP bearer tokens), sqlite.ts (the driver).
  */
 
 import { mkdirSync } from 'node:fs';
@@ -35,6 +36,7 @@ import { assertPolicyClearOfProtected, assertRootsClearOfProtected, checkImports
 import { migrate } from './store/migrations.js';
 import { SkillRows, type InstalledSkill } from './store/skill-rows.js';
 import { UsageTable, type CallerUsage, type UsageFigures, type UsageSample } from './store/usage.js';
+import { TranspileCacheTable, type TranspileCacheFiles } from './store/transpile-cache.js';
 import type { AuditEvent, AuditEventInput, AuditLogger, AuditQuery, SkillManifest } from './types.js';
 
 // Moved to store/; re-exported so that existing imports from './registry.js' keep working.
@@ -87,7 +89,7 @@ export class SkillRegistry {
   private readonly components: ComponentStore;
   private readonly skills: SkillRows;
   private readonly usageTable: UsageTable;
-  private readonly cacheStmts: ReturnType<typeof prepareCacheStatements>;
+  private readonly transpileCache: TranspileCacheTable;
   /** Audit rows and usage figures: queued, written with a short busy bound, retried off the hot path. */
   private readonly writer: StoreWriter;
   private tokenStore: TokenStore | undefined;
@@ -124,7 +126,7 @@ export class SkillRegistry {
       this.db.pragma('foreign_keys = ON');
       migrate(this.db);
       this.skills = new SkillRows(this.db, { componentPath: (hash) => this.componentPath(hash), maxManifestBytes: this.hostPolicy.maxManifestBytes });
-      this.cacheStmts = prepareCacheStatements(this.db);
+      this.transpileCache = new TranspileCacheTable(this.db);
       // The connection keeps the 5 s busy timeout for operator actions (install, enable, ...: they
       // return the new state, so they wait for another process's lock); what is written while
       // skills run goes through the writer, whose attempts wait at most a few ms.
@@ -157,22 +159,15 @@ export class SkillRegistry {
    * the database, not next to the files, so that whoever can write the cache folder cannot
    * vouch for what they put there.
    */
-  transpileCacheRecord(componentHash: string): Record<string, { sha256: string; size: number }> | undefined {
+  transpileCacheRecord(componentHash: string): TranspileCacheFiles | undefined {
     this.assertOpen();
-    const row = this.cacheStmts.get.get(componentHash) as { files: string } | undefined;
-    if (!row) return undefined;
-    try {
-      return JSON.parse(row.files) as Record<string, { sha256: string; size: number }>;
-    } catch {
-      return undefined;
-    }
+    return this.transpileCache.get(componentHash);
   }
 
   /** Record (or replace) the transpile cache files of a component; `undefined` forgets them. */
-  recordTranspileCache(componentHash: string, files: Record<string, { sha256: string; size: number }> | undefined): void {
+  recordTranspileCache(componentHash: string, files: TranspileCacheFiles | undefined): void {
     this.assertOpen();
-    if (files === undefined) this.cacheStmts.delete.run(componentHash);
-    else this.cacheStmts.put.run(componentHash, JSON.stringify(files), new Date().toISOString());
+    this.transpileCache.set(componentHash, files);
   }
 
   /** Where the component with this sha256 is stored. */
@@ -520,15 +515,4 @@ export class SkillRegistry {
       /* a broken logger must not break the registry */
     }
   }
-}
-
-/** The transpile_cache table: what the loader wrote to `<cache>/<componentHash>`. */
-function prepareCacheStatements(db: SqlDatabase) {
-  return {
-    get: db.prepare('SELECT files FROM transpile_cache WHERE component_hash = ?'),
-    put: db.prepare(`
-      INSERT INTO transpile_cache (component_hash, files, created_at) VALUES (?, ?, ?)
-      ON CONFLICT (component_hash) DO UPDATE SET files = excluded.files, created_at = excluded.created_at`),
-    delete: db.prepare('DELETE FROM transpile_cache WHERE component_hash = ?'),
-  };
 }
