@@ -17,6 +17,7 @@ import {
   moduleViolations,
   type ModuleViolation,
 } from '../sandbox/module-limits.js';
+import { Reader } from '../sandbox/wasm-sections.js';
 
 const SECTION_CORE_MODULE = 1;
 const SECTION_CORE_INSTANCE = 2;
@@ -37,35 +38,20 @@ function walk(b: Uint8Array, depth: number, out: { name: string; bytes: Uint8Arr
   if (b.length < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d || b[6] !== 1 || b[7] !== 0) {
     throw new MalformedModuleError(`${where}: not a WebAssembly component`);
   }
-  let p = 8;
-  const u32 = (): number => {
-    let result = 0;
-    for (let i = 0; i < 5; i++) {
-      if (p >= b.length) throw new MalformedModuleError(`${where}: truncated at byte ${p}`);
-      const x = b[p++]!;
-      if (i === 4 && x & 0xf0) throw new MalformedModuleError(`${where}: LEB128 overflows at byte ${p - 1}`);
-      result += (x & 0x7f) * 2 ** (7 * i);
-      if ((x & 0x80) === 0) return result;
-    }
-    throw new MalformedModuleError(`${where}: LEB128 longer than 5 bytes at byte ${p - 1}`);
-  };
-  const byte = (): number => {
-    if (p >= b.length) throw new MalformedModuleError(`${where}: truncated at byte ${p}`);
-    return b[p++]!;
-  };
-  const skipName = (): void => {
-    const len = u32();
-    p += len;
-  };
+  // The module reader's cursor (LEB128, bounds), its errors prefixed with where they happened.
+  const r = new Reader(b, 8, b.length, where);
+  const u32 = (): number => r.u32();
+  const byte = (): number => r.byte();
+  const skipName = (): void => r.name();
   let nested = 0;
   const local: { name: string; bytes: Uint8Array }[] = [];
   const instances: number[] = [];
-  while (p < b.length) {
-    const id = b[p++]!;
+  while (r.pos < b.length) {
+    const id = byte();
     const size = u32();
-    if (size > b.length - p) throw new MalformedModuleError(`${where}: section at byte ${p} runs past the end`);
-    const end = p + size;
-    const body = b.subarray(p, end);
+    if (size > b.length - r.pos) throw new MalformedModuleError(`${where}: section at byte ${r.pos} runs past the end`);
+    const end = r.pos + size;
+    const body = b.subarray(r.pos, end);
     if (id === SECTION_CORE_MODULE) {
       const m = { name: `core module ${out.length}`, bytes: body };
       out.push(m);
@@ -94,7 +80,7 @@ function walk(b: Uint8Array, depth: number, out: { name: string; bytes: Uint8Arr
           }
         } else throw new MalformedModuleError(`${where}: unknown core instance kind ${kind}`);
       }
-      if (p !== end) throw new MalformedModuleError(`${where}: core instance section does not add up`);
+      if (r.pos !== end) throw new MalformedModuleError(`${where}: core instance section does not add up`);
     } else if (id === SECTION_ALIAS) {
       for (let n = u32(); n > 0; n--) {
         const sort = byte();
@@ -110,9 +96,9 @@ function walk(b: Uint8Array, depth: number, out: { name: string; bytes: Uint8Arr
           u32();
         } else throw new MalformedModuleError(`${where}: unknown alias target ${target}`);
       }
-      if (p !== end) throw new MalformedModuleError(`${where}: alias section does not add up`);
+      if (r.pos !== end) throw new MalformedModuleError(`${where}: alias section does not add up`);
     }
-    p = end;
+    r.pos = end;
   }
 }
 

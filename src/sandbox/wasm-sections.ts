@@ -65,18 +65,26 @@ export const SECTION = {
   tag: 13,
 } as const;
 
-/** A cursor over `b[pos..end)` that refuses to read past `end` (every failure a MalformedModuleError). */
+/**
+ * A cursor over `b[pos..end)` that refuses to read past `end` (every failure a
+ * MalformedModuleError, its message prefixed with `where: ` when given). Modules and components
+ * (build/component-modules.ts) alike.
+ */
 export class Reader {
   pos: number;
   constructor(
     readonly b: Uint8Array,
     pos: number,
     readonly end: number,
+    readonly where?: string,
   ) {
     this.pos = pos;
   }
+  private malformed(message: string): MalformedModuleError {
+    return new MalformedModuleError(this.where === undefined ? message : `${this.where}: ${message}`);
+  }
   byte(): number {
-    if (this.pos >= this.end) throw new MalformedModuleError(`truncated at byte ${this.pos}`);
+    if (this.pos >= this.end) throw this.malformed(`truncated at byte ${this.pos}`);
     return this.b[this.pos++]!;
   }
   /** Unsigned LEB128 of at most 32 bits: 5 bytes, the last with no bits above bit 31. */
@@ -84,27 +92,27 @@ export class Reader {
     let result = 0;
     for (let i = 0; i < 5; i++) {
       const x = this.byte();
-      if (i === 4 && x & 0xf0) throw new MalformedModuleError(`u32 LEB128 overflows at byte ${this.pos - 1}`);
+      if (i === 4 && x & 0xf0) throw this.malformed(`u32 LEB128 overflows at byte ${this.pos - 1}`);
       result += (x & 0x7f) * 2 ** (7 * i);
       if ((x & 0x80) === 0) return result;
     }
-    throw new MalformedModuleError(`u32 LEB128 longer than 5 bytes at byte ${this.pos - 1}`);
+    throw this.malformed(`u32 LEB128 longer than 5 bytes at byte ${this.pos - 1}`);
   }
   /** Skips a signed LEB128 of at most `bits` bits. */
   skipSigned(bits: number): void {
     const maxBytes = Math.ceil(bits / 7);
     for (let i = 0; i < maxBytes; i++) if ((this.byte() & 0x80) === 0) return;
-    throw new MalformedModuleError(`s${bits} LEB128 longer than ${maxBytes} bytes at byte ${this.pos - 1}`);
+    throw this.malformed(`s${bits} LEB128 longer than ${maxBytes} bytes at byte ${this.pos - 1}`);
   }
   skip(n: number): void {
-    if (n > this.end - this.pos) throw new MalformedModuleError(`truncated: ${n} bytes wanted at byte ${this.pos}`);
+    if (n > this.end - this.pos) throw this.malformed(`truncated: ${n} bytes wanted at byte ${this.pos}`);
     this.pos += n;
   }
   /** A count of items each at least `minItemBytes` long: claims that cannot fit are refused early. */
   count(minItemBytes: number): number {
     const n = this.u32();
     if (n * minItemBytes > this.end - this.pos) {
-      throw new MalformedModuleError(`count ${n} at byte ${this.pos} does not fit in its section`);
+      throw this.malformed(`count ${n} at byte ${this.pos} does not fit in its section`);
     }
     return n;
   }
