@@ -30,6 +30,7 @@ import {
 } from '../../src/index.js';
 import { HostPolicyError } from '../../src/policy.js';
 import { HOST_PACKAGE_ROOT } from '../../src/protected-paths.js';
+import { hookGlue } from '../../src/sandbox/glue-hook.js';
 import { copySkill, removeTempDirs, SKILLS, tempDir } from '../helpers.js';
 
 afterAll(removeTempDirs);
@@ -148,6 +149,7 @@ describe('class 1: a planted transpile cache never runs', () => {
       registry.enable(s.id);
       const loader = new SkillLoader(registry);
       const loaded = await loader.load(s.id);
+      const verified = readFileSync(join(registry.cacheDir, s.componentHash, 'skill.js'), 'utf8');
       // Swap the file after the loader verified it: new workers must not see the change.
       writeFileSync(join(registry.cacheDir, s.componentHash, 'skill.js'), plantedJs(marker));
       const invoker = new SkillInvoker(loader, { phase: 'execution' });
@@ -157,8 +159,13 @@ describe('class 1: a planted transpile cache never runs', () => {
         await invoker.close();
       }
       expect(existsSync(marker)).toBe(false);
-      const js = Buffer.from(loaded.prepared.jsUrl.slice('data:text/javascript;base64,'.length), 'base64');
-      expect(sha256(js)).toBe(registry.transpileCacheRecord(s.componentHash)!['skill.js']!.sha256);
+      // The worker's module is the verified cached text, transformed only by the host's own
+      // deterministic glue hook (the line that exposes the handle tables to the reset).
+      const js = Buffer.from(loaded.prepared.jsUrl.slice('data:text/javascript;base64,'.length), 'base64').toString('utf8');
+      const record = registry.transpileCacheRecord(s.componentHash)!['skill.js']!;
+      expect(js).not.toContain(marker);
+      expect(sha256(Buffer.from(verified))).toBe(record.sha256);
+      expect(js).toBe(hookGlue(verified).js);
     } finally {
       registry.close();
     }
