@@ -43,7 +43,7 @@ import type { LoadedSkill, SkillLoader } from './loader.js';
 import { DEFAULT_HOST_POLICY, type HostPolicy } from './policy.js';
 import type { SkillRegistry } from './registry.js';
 import { createHostCallHandler, type InvocationRecord, type SkillCapabilities } from './sandbox/host-calls.js';
-import { WorkerPool, type PoolOptions } from './sandbox/pool.js';
+import { WorkerPool, type PoolOptions, type WorkerSpec } from './sandbox/pool.js';
 import { channelBounds, type ChannelBounds } from './sandbox/channel.js';
 import type { DoneMsg, LogLine } from './sandbox/protocol.js';
 import { UsageCounter, type SkillUsage } from './usage.js';
@@ -181,6 +181,8 @@ export class SkillInvoker {
     if (!spec || !Object.hasOwn(skill.manifest.commands, command)) {
       throw new CommandNotFoundError(Object.keys(skill.manifest.commands), { skillId, command });
     }
+    // The first invocation of a skill boots its worker while the args schema compiles (ajv).
+    this.pool.prewarm(this.workerSpec(skill, opts.session));
     const prepared = prepareArgs(spec.args, args, { maxBytes: this.limits.maxArgsBytes });
     if (!prepared.ok) {
       if (prepared.tooLarge) {
@@ -268,6 +270,23 @@ export class SkillInvoker {
     return r === true || (Array.isArray(r) && r.includes(skillId));
   }
 
+  /** The kind of worker `skill` runs in (its key, instance settings and compiled modules). */
+  private workerSpec(skill: LoadedSkill, session: string | undefined): WorkerSpec {
+    const reuse = this.reuses(skill.id);
+    return {
+      key: `${skill.id}@${skill.hash}:${reuse ? 'reuse' : 'fresh'}`,
+      session,
+      prepared: skill.prepared,
+      settings: {
+        freshInstance: !reuse,
+        maxLogLines: this.limits.maxLogLines,
+        maxLogBytes: this.limits.maxLogBytes,
+        maxResultBytes: this.limits.maxResultBytes,
+        bounds: this.bounds,
+      },
+    };
+  }
+
   private async execute(
     invocationId: string,
     skill: LoadedSkill,
@@ -277,7 +296,6 @@ export class SkillInvoker {
   ): Promise<unknown> {
     const skillId = skill.id;
     const ctx = { skillId, command };
-    const reuse = this.reuses(skillId);
     const controller = new AbortController();
     this.inflight.add(controller);
     const onCallerAbort = () => controller.abort(new DOMException('aborted by the caller', 'AbortError'));
@@ -291,21 +309,7 @@ export class SkillInvoker {
     const redactor = new SecretRedactor();
     try {
       const worker = await this.pool
-        .acquire(
-          {
-            key: `${skillId}@${skill.hash}:${reuse ? 'reuse' : 'fresh'}`,
-            session: opts.session,
-            prepared: skill.prepared,
-            settings: {
-              freshInstance: !reuse,
-              maxLogLines: this.limits.maxLogLines,
-              maxLogBytes: this.limits.maxLogBytes,
-              maxResultBytes: this.limits.maxResultBytes,
-              bounds: this.bounds,
-            },
-          },
-          controller.signal,
-        )
+        .acquire(this.workerSpec(skill, opts.session), controller.signal)
         .catch((e: unknown) => {
           // The pool knows nothing of skills: give its errors this invocation's context.
           if (this.closed) throw new InvokerClosedError(ctx);

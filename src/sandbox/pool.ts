@@ -82,6 +82,20 @@ export class WorkerPool {
     return this.whenReady(worker, signal);
   }
 
+  /**
+   * Starts a worker for `spec.key` ahead of its first `acquire`, when the key has no live worker
+   * and there is room: its thread boots (thread start, glue import, instantiation) while the
+   * caller does other work, such as compiling the argument schema of a first invocation.
+   */
+  prewarm(spec: WorkerSpec): void {
+    if (this.closed || this.all.size >= this.opts.maxWorkers) return;
+    for (const w of this.all) if (w.key === spec.key) return;
+    const w = this.spawn(spec);
+    const list = this.idle.get(spec.key) ?? [];
+    list.push(w);
+    this.idle.set(spec.key, list);
+  }
+
   /** Gives a healthy worker back after an invocation. */
   release(w: SkillWorker): void {
     if (!w.alive || this.closed) {
