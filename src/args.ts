@@ -29,6 +29,11 @@ export interface ArgsOptions {
   maxBytes?: number | undefined;
   /** Max nesting depth of objects/arrays. Default 64. */
   maxDepth?: number | undefined;
+  /**
+   * Called once the size and shape checks passed, before the schema check (whose first use of a
+   * schema loads ajv and compiles it: the invoker boots the skill's worker meanwhile).
+   */
+  beforeSchema?: (() => void) | undefined;
 }
 
 export type PreparedArgs =
@@ -218,6 +223,7 @@ export function prepareArgs(schema: JsonSchema | undefined, args: unknown, opts:
   if (size > maxBytes) {
     return { ok: false, problems: [{ path: '', message: `args are ${size} bytes as JSON, more than the ${maxBytes}-byte limit` }], tooLarge: { max: maxBytes, size } };
   }
+  opts.beforeSchema?.();
   if (schema !== undefined) {
     let validate: ValidateFunction;
     try {

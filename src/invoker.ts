@@ -181,9 +181,12 @@ export class SkillInvoker {
     if (!spec || !Object.hasOwn(skill.manifest.commands, command)) {
       throw new CommandNotFoundError(Object.keys(skill.manifest.commands), { skillId, command });
     }
-    // The first invocation of a skill boots its worker while the args schema compiles (ajv).
-    this.pool.prewarm(this.workerSpec(skill, opts.session));
-    const prepared = prepareArgs(spec.args, args, { maxBytes: this.limits.maxArgsBytes });
+    // The first invocation of a skill boots its worker while the args schema compiles (ajv);
+    // args refused by their size or shape never make one.
+    const prepared = prepareArgs(spec.args, args, {
+      maxBytes: this.limits.maxArgsBytes,
+      beforeSchema: () => this.pool.prewarm(this.workerSpec(skill, opts.session)),
+    });
     if (!prepared.ok) {
       if (prepared.tooLarge) {
         const reason = prepared.problems[0]!.message;
