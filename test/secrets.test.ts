@@ -245,6 +245,8 @@ describe('CLI secret set | list | rm (the real bin)', () => {
     expect(list.json().result).toEqual([expect.objectContaining({ skillId: 'test.secret-probe', name: 'API_TOKEN' })]);
     expect(list.stdout).not.toContain(VALUE);
     expect(statSync(join(home, 'store/skill/secrets.json')).mode & 0o777).toBe(0o600);
+    // The folder holding it (the database's) is the owner's alone too.
+    expect(statSync(join(home, 'store/skill')).mode & 0o777).toBe(0o700);
     const info = await cli(['info', 'test.secret-probe'], { home });
     expect(info.stdout).toMatch(/secrets\s+API_TOKEN -> https:\/\/api\.example\.com/);
     const undeclared = await cli(['secret', 'set', 'test.secret-probe', 'OTHER'], { home, input: `${VALUE}\n` });
@@ -253,6 +255,20 @@ describe('CLI secret set | list | rm (the real bin)', () => {
     const rm = await cli(['secret', 'rm', 'test.secret-probe', 'API_TOKEN'], { home });
     expect(rm.code).toBe(0);
     expect((await cli(['secret', 'list', 'test.secret-probe', '--json'], { home })).json().result).toEqual([]);
+  });
+
+  it('a value the store refuses (too short) is a usage error (exit 2), nothing stored; list shows the secret and the rules', async () => {
+    const home = await tempDir('agentos-home-');
+    await cli(['install', PROBE], { home });
+    const short = await cli(['secret', 'set', 'test.secret-probe', 'API_TOKEN'], { home, input: 'abc\n' });
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/API_TOKEN of test\.secret-probe not set/);
+    expect((await cli(['secret', 'list', '--json'], { home })).json().result).toEqual([]);
+    // `list` counts secrets and net rules too (it used to say `none` for a skill with only those).
+    const list = await cli(['list'], { home });
+    expect(list.stdout).toMatch(/test\.secret-probe .*net 2 domains, 2 secrets/);
+    expect((await cli(['install', GITHUB], { home })).code).toBe(0);
+    expect((await cli(['list'], { home })).stdout).toMatch(/example\.github-issues .*net GET https:\/\/api\.github\.com\/repos\/\*, secret GITHUB_TOKEN/);
   });
 
   it('there is no argv form: an extra argument is a usage error, and the value is not stored', async () => {

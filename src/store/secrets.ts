@@ -116,6 +116,13 @@ export class SecretStore {
   private update(change: (f: SecretFile) => void): void {
     const dir = path.dirname(this.file);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // The folder usually exists already (the database's): make it the owner's alone too (the
+    // file itself is 0600 either way; a folder owned by someone else is left as it is).
+    try {
+      chmodSync(dir, 0o700);
+    } catch {
+      /* not ours to change */
+    }
     const release = this.lock();
     try {
       const f = this.read();

@@ -46,10 +46,12 @@ export function register(program: Command, ctx: CliContext): void {
     });
 }
 
-/** `net 2 domains, fs 1 root (read+write)` or `none`. */
+/** `net 2 domains, net GET https://api.example.com/*, secret TOKEN, fs 1 root (read+write)` or `none`. */
 export function shortPermissions(p: PermissionSummary): string {
   const parts: string[] = [];
   if (p.domains.length) parts.push(`net ${p.domains.length === 1 ? p.domains[0] : `${p.domains.length} domains`}`);
+  if (p.rules.length) parts.push(`net ${p.rules.length === 1 ? p.rules[0] : `${p.rules.length} rules`}`);
+  if (p.secrets.length) parts.push(`${p.secrets.length === 1 ? `secret ${p.secrets[0]!.name}` : `${p.secrets.length} secrets`}`);
   if (p.fsRoots.length) {
     const access = [p.fsRoots.some((r) => r.read) && 'read', p.fsRoots.some((r) => r.write) && 'write'].filter(Boolean).join('+') || 'no access';
     parts.push(`fs ${p.fsRoots.length === 1 ? p.fsRoots[0]!.path : `${p.fsRoots.length} roots`} (${access})`);

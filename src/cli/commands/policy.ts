@@ -2,6 +2,7 @@
  * `policy`: the host policy in force and where it came from (`--policy`, `$AGENTOS_POLICY`,
  * `<home>/policy.yaml`, or the built-in default), with every setting's effective value.
  */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { lib } from '../lib.js';
@@ -25,7 +26,9 @@ export function register(program: Command, ctx: CliContext): void {
       const value = { origin: r.origin, file: r.file ?? null, homeFile: lib().homePolicyFile(ctx.home(cmd)), policy: r.policy ?? {}, effective };
       out.result(value, () => {
         out.line(`Host policy: ${r.file ? visible(r.file) : 'none'} (${ORIGIN[r.origin]})`);
-        if (r.origin !== 'home') out.line(out.c.dim(`(${r.origin === 'default' ? 'create' : 'overrides'} ${visible(value.homeFile)})`));
+        // Point at the home's file: to create it, or as the one this explicit policy overrides.
+        if (r.origin === 'default') out.line(out.c.dim(`(create ${visible(value.homeFile)} to set one)`));
+        else if (r.origin !== 'home' && existsSync(value.homeFile)) out.line(out.c.dim(`(overrides ${visible(value.homeFile)})`));
         out.line('');
         for (const [k, v] of Object.entries(effective)) {
           const set = r.policy !== undefined && Object.hasOwn(r.policy, k);

@@ -5,6 +5,7 @@
  * printed back.
  */
 import type { Command } from 'commander';
+import { secretValueProblem } from '../../secret-redactor.js';
 import { UsageError } from '../cli-errors.js';
 import type { CliContext } from '../context.js';
 import { formatTime } from '../format.js';
@@ -81,6 +82,9 @@ export function register(program: Command, ctx: CliContext): void {
         stdin.isTTY === true && typeof stdin.setRawMode === 'function'
           ? await readHidden(`Value of ${name} for ${id} (not shown): `, stdin, ctx.io.stderr)
           : await readPiped(stdin);
+      // A value the store would refuse is the operator's input, not a broken store: exit 2.
+      const problem = secretValueProblem(value);
+      if (problem) throw new UsageError(`secret ${name} of ${id} not set: ${problem}`);
       registry.setSecret(id, name, value);
       out.result({ skill: id, name, set: true }, () =>
         out.line(`Set secret ${visible(name)} of ${visible(id)} (it may be sent to ${declared[name]!.allow.map(visible).join(', ')}).`),
