@@ -67,6 +67,8 @@ function takeLogs(): { logs: LogLine[]; logsDropped: number } {
 }
 
 // ---- host calls ----
+/** How long a host call's caller polls for the reply before sleeping (channel.ts receiveSpinning). */
+const REPLY_SPIN_US = 300;
 /** Set when a reply from the host could not be read: the invocation then ends as `channel`. */
 let channelFault: string | undefined;
 
@@ -84,7 +86,7 @@ function call(header: CallMsg, payload?: Uint8Array): { v: unknown; payload: Uin
   // `limit` and fails the invocation.
   if (m.over) channel.send({ header: { t: 'call', fn: header.fn, oversize: m.over } });
   else channel.send({ header, payload, json: m.json });
-  const reply = channel.receiveSync();
+  const reply = channel.receiveSpinning(REPLY_SPIN_US);
   const h = reply.header;
   if (h.t !== 'reply') {
     channelFault ??= h.t === 'malformed' ? h.message : `unexpected ${String(h.t)} message from the host`;
