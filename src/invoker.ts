@@ -452,19 +452,12 @@ export class SkillInvoker {
     return this.pool.freshStateBy((key) => key.startsWith(`${skillId}@`));
   }
 
-  /**
-   * Ends every worker and connection; invocations in flight reject with InvokerClosedError.
-   * `waitForWorkers: false` (a CLI about to exit): with nothing in flight, usage is flushed
-   * without waiting for the threads to exit (35-64 ms), which the process's exit ends anyway;
-   * with invocations in flight it still waits, so their audit rows are written before it resolves.
-   */
-  async close(opts: { waitForWorkers?: boolean } = {}): Promise<void> {
+  /** Ends every worker and connection; invocations in flight reject with InvokerClosedError. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const busy = this.inflight.size > 0;
     for (const c of this.inflight) c.abort(new DOMException('invoker closed', 'AbortError'));
-    const workersGone = this.pool.close();
-    if (busy || opts.waitForWorkers !== false) await workersGone;
+    await this.pool.close();
     this.flushUsage();
     await Promise.all([...this.caps.values()].map((c) => c.net.close()));
     this.caps.clear();

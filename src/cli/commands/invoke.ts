@@ -33,8 +33,7 @@ export function register(program: Command, ctx: CliContext): void {
       const [{ SkillLoader }, { SkillInvoker }] = await Promise.all([import('../../loader.js'), import('../../invoker.js')]);
       const loader = new SkillLoader(registry);
       const invoker = new SkillInvoker(loader, { phase: opts.phase, hostPolicy: registry.hostPolicy });
-      // The process exits right after (main.ts): no need to wait for the worker threads to end.
-      ctx.onClose(() => invoker.close({ waitForWorkers: false }));
+      ctx.onClose(() => invoker.close());
 
       // The pipeline decides (and audits) the phase gate and the enable check: load only a skill
       // that will get past them, so a refused invocation is refused by the invoker, in order.
