@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { openDatabase, type SqlDatabase } from '../../src/store/sqlite.js';
 import { parse, stringify } from 'yaml';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import {
   IntegrityError,
   ManifestError,
@@ -34,6 +34,27 @@ import { hookGlue } from '../../src/sandbox/glue-hook.js';
 import { copySkill, removeTempDirs, SKILLS, tempDir } from '../helpers.js';
 
 afterAll(removeTempDirs);
+
+/** A registry on `home`, closed after the test whatever happened (instead of a try/finally in each). */
+const openRegistries: SkillRegistry[] = [];
+function openStore(home: string): SkillRegistry {
+  const registry = new SkillRegistry({ home });
+  openRegistries.push(registry);
+  return registry;
+}
+afterEach(() => {
+  for (const r of openRegistries.splice(0)) r.close();
+});
+
+/** A fresh store with the hello skill installed and enabled, and a scratch folder for markers. */
+async function enabledHello() {
+  const home = await tempDir('agentos-home-');
+  const scratch = await tempDir('agentos-scratch-');
+  const registry = openStore(home);
+  const s = await registry.install(await helloDir());
+  registry.enable(s.id);
+  return { registry, s, scratch, marker: join(scratch, 'MARKER') };
+}
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -100,90 +121,68 @@ describe('class 1: a planted transpile cache never runs', () => {
   ];
 
   it.each(cases)('%s', { timeout: 60_000 }, async (_, plant, audited) => {
-    const home = await tempDir('agentos-home-');
-    const scratch = await tempDir('agentos-scratch-');
-    const marker = join(scratch, 'MARKER');
-    const registry = new SkillRegistry({ home });
+    const { registry, s, marker, scratch } = await enabledHello();
+    // First load writes the cache and records its hashes in the database.
+    const first = await new SkillLoader(registry).load(s.id);
+    expect(first.prepared.jsUrl.startsWith('data:text/javascript;base64,')).toBe(true);
+    const cache = join(registry.cacheDir, s.componentHash);
+    const record = registry.transpileCacheRecord(s.componentHash)!;
+    expect(Object.keys(record)).toContain('skill.js');
+
+    plant(cache, marker, scratch);
+
+    const loader = new SkillLoader(registry);
+    const invoker = new SkillInvoker(loader, { phase: 'execution' });
     try {
-      const s = await registry.install(await helloDir());
-      registry.enable(s.id);
-      // First load writes the cache and records its hashes in the database.
-      const first = await new SkillLoader(registry).load(s.id);
-      expect(first.prepared.jsUrl.startsWith('data:text/javascript;base64,')).toBe(true);
-      const cache = join(registry.cacheDir, s.componentHash);
-      const record = registry.transpileCacheRecord(s.componentHash)!;
-      expect(Object.keys(record)).toContain('skill.js');
-
-      plant(cache, marker, scratch);
-
-      const loader = new SkillLoader(registry);
-      const invoker = new SkillInvoker(loader, { phase: 'execution' });
-      try {
-        await loader.load(s.id);
-        await expect(invoker.invoke(s.id, 'greet', { name: 'Ada' })).resolves.toEqual({ greeting: 'Hello, Ada!' });
-      } finally {
-        await invoker.close();
-      }
-      expect(existsSync(marker)).toBe(false);
-      const failures = registry.auditEvents({ skillId: s.id, type: 'integrity_failure' });
-      expect(failures.length).toBe(audited ? 1 : 0);
-      if (audited) expect(failures[0]!.reason).toMatch(/transpile cache does not match .*rebuilt from the verified component/);
-      // Rebuilt: the folder is a real folder again, with exactly the recorded bytes.
-      const rebuilt = registry.transpileCacheRecord(s.componentHash)!;
-      for (const [name, want] of Object.entries(rebuilt)) {
-        expect(sha256(readFileSync(join(cache, name)))).toBe(want.sha256);
-      }
-      expect(readFileSync(join(cache, 'skill.js'), 'utf8')).not.toContain('planted');
+      await loader.load(s.id);
+      await expect(invoker.invoke(s.id, 'greet', { name: 'Ada' })).resolves.toEqual({ greeting: 'Hello, Ada!' });
     } finally {
-      registry.close();
+      await invoker.close();
     }
+    expect(existsSync(marker)).toBe(false);
+    const failures = registry.auditEvents({ skillId: s.id, type: 'integrity_failure' });
+    expect(failures.length).toBe(audited ? 1 : 0);
+    if (audited) expect(failures[0]!.reason).toMatch(/transpile cache does not match .*rebuilt from the verified component/);
+    // Rebuilt: the folder is a real folder again, with exactly the recorded bytes.
+    const rebuilt = registry.transpileCacheRecord(s.componentHash)!;
+    for (const [name, want] of Object.entries(rebuilt)) {
+      expect(sha256(readFileSync(join(cache, name)))).toBe(want.sha256);
+    }
+    expect(readFileSync(join(cache, 'skill.js'), 'utf8')).not.toContain('planted');
   });
 
   it('what the worker imports is the verified text, not the file (a swap after the check changes nothing)', async () => {
-    const home = await tempDir('agentos-home-');
-    const scratch = await tempDir('agentos-scratch-');
-    const marker = join(scratch, 'MARKER');
-    const registry = new SkillRegistry({ home });
+    const { registry, s, marker, scratch } = await enabledHello();
+    const loader = new SkillLoader(registry);
+    const loaded = await loader.load(s.id);
+    const verified = readFileSync(join(registry.cacheDir, s.componentHash, 'skill.js'), 'utf8');
+    // Swap the file after the loader verified it: new workers must not see the change.
+    writeFileSync(join(registry.cacheDir, s.componentHash, 'skill.js'), plantedJs(marker));
+    const invoker = new SkillInvoker(loader, { phase: 'execution' });
     try {
-      const s = await registry.install(await helloDir());
-      registry.enable(s.id);
-      const loader = new SkillLoader(registry);
-      const loaded = await loader.load(s.id);
-      const verified = readFileSync(join(registry.cacheDir, s.componentHash, 'skill.js'), 'utf8');
-      // Swap the file after the loader verified it: new workers must not see the change.
-      writeFileSync(join(registry.cacheDir, s.componentHash, 'skill.js'), plantedJs(marker));
-      const invoker = new SkillInvoker(loader, { phase: 'execution' });
-      try {
-        await expect(invoker.invoke(s.id, 'greet', { name: 'Bo' })).resolves.toEqual({ greeting: 'Hello, Bo!' });
-      } finally {
-        await invoker.close();
-      }
-      expect(existsSync(marker)).toBe(false);
-      // The worker's module is the verified cached text, transformed only by the host's own
-      // deterministic glue hook (the line that exposes the handle tables to the reset).
-      const js = Buffer.from(loaded.prepared.jsUrl.slice('data:text/javascript;base64,'.length), 'base64').toString('utf8');
-      const record = registry.transpileCacheRecord(s.componentHash)!['skill.js']!;
-      expect(js).not.toContain(marker);
-      expect(sha256(Buffer.from(verified))).toBe(record.sha256);
-      expect(js).toBe(hookGlue(verified).js);
+      await expect(invoker.invoke(s.id, 'greet', { name: 'Bo' })).resolves.toEqual({ greeting: 'Hello, Bo!' });
     } finally {
-      registry.close();
+      await invoker.close();
     }
+    expect(existsSync(marker)).toBe(false);
+    // The worker's module is the verified cached text, transformed only by the host's own
+    // deterministic glue hook (the line that exposes the handle tables to the reset).
+    const js = Buffer.from(loaded.prepared.jsUrl.slice('data:text/javascript;base64,'.length), 'base64').toString('utf8');
+    const record = registry.transpileCacheRecord(s.componentHash)!['skill.js']!;
+    expect(js).not.toContain(marker);
+    expect(sha256(Buffer.from(verified))).toBe(record.sha256);
+    expect(js).toBe(hookGlue(verified).js);
   });
 
   it('a stored component that became a FIFO is an IntegrityError, not a hang', { timeout: 30_000 }, async () => {
     const home = await tempDir('agentos-home-');
-    const registry = new SkillRegistry({ home });
-    try {
-      const s = await registry.install(await helloDir());
-      registry.enable(s.id);
-      unlinkSync(s.componentPath);
-      execFileSync('mkfifo', [s.componentPath]);
-      await expect(new SkillLoader(registry).load(s.id)).rejects.toBeInstanceOf(IntegrityError);
-      expect(registry.auditEvents({ skillId: s.id, type: 'integrity_failure' })).toHaveLength(1);
-    } finally {
-      registry.close();
-    }
+    const registry = openStore(home);
+    const s = await registry.install(await helloDir());
+    registry.enable(s.id);
+    unlinkSync(s.componentPath);
+    execFileSync('mkfifo', [s.componentPath]);
+    await expect(new SkillLoader(registry).load(s.id)).rejects.toBeInstanceOf(IntegrityError);
+    expect(registry.auditEvents({ skillId: s.id, type: 'integrity_failure' })).toHaveLength(1);
   });
 });
 
@@ -218,27 +217,23 @@ describe('class 1: fs roots overlapping the host\'s own directories', () => {
   it.each(cases)('install refuses a root %s: %s it', async (where, rel) => {
     const home = await tempDir('agentos-home-');
     const scratch = await tempDir('agentos-scratch-');
-    const registry = new SkillRegistry({ home });
-    try {
-      const root = rootFor(dirOf(registry, where), rel, scratch);
-      const dir = await helloDir((m) => {
-        m.requires.permissions = { fs: { read: true, write: true, paths: [scratch, root] } };
-      });
-      const before = snapshot(registry);
-      const err = (await registry.install(dir).catch((e: unknown) => e)) as ManifestError;
-      expect(err).toBeInstanceOf(ManifestError);
-      expect(err.issues).toHaveLength(1);
-      expect(err.issues[0]!.path).toBe('requires.permissions.fs.paths[1]');
-      expect(err.issues[0]!.message).toContain(JSON.stringify(root));
-      // Named by the nearest protected directory it overlaps (a root containing the home is
-      // reported as containing the home, not also the store inside it).
-      if (rel !== 'containing' || where === 'home' || where === 'package') expect(err.issues[0]!.message).toMatch(what[where]);
-      // (The folder holding the cache is the store itself: "is the skill store".)
-      expect(err.issues[0]!.message).toMatch(rel === 'containing' ? /contains|\bis the skill store/ : rel === 'inside' ? /lies inside/ : /\bis\b/);
-      expect(snapshot(registry)).toBe(before);
-    } finally {
-      registry.close();
-    }
+    const registry = openStore(home);
+    const root = rootFor(dirOf(registry, where), rel, scratch);
+    const dir = await helloDir((m) => {
+      m.requires.permissions = { fs: { read: true, write: true, paths: [scratch, root] } };
+    });
+    const before = snapshot(registry);
+    const err = (await registry.install(dir).catch((e: unknown) => e)) as ManifestError;
+    expect(err).toBeInstanceOf(ManifestError);
+    expect(err.issues).toHaveLength(1);
+    expect(err.issues[0]!.path).toBe('requires.permissions.fs.paths[1]');
+    expect(err.issues[0]!.message).toContain(JSON.stringify(root));
+    // Named by the nearest protected directory it overlaps (a root containing the home is
+    // reported as containing the home, not also the store inside it).
+    if (rel !== 'containing' || where === 'home' || where === 'package') expect(err.issues[0]!.message).toMatch(what[where]);
+    // (The folder holding the cache is the store itself: "is the skill store".)
+    expect(err.issues[0]!.message).toMatch(rel === 'containing' ? /contains|\bis the skill store/ : rel === 'inside' ? /lies inside/ : /\bis\b/);
+    expect(snapshot(registry)).toBe(before);
   });
 
   it('enable refuses a root that became a symlink into the home after install (PolicyViolationError)', async () => {
@@ -248,24 +243,20 @@ describe('class 1: fs roots overlapping the host\'s own directories', () => {
     mkdirSync(harmless);
     const link = join(scratch, 'root');
     symlinkSync(harmless, link);
-    const registry = new SkillRegistry({ home });
-    try {
-      const s = await registry.install(await helloDir((m) => (m.requires.permissions = { fs: { read: true, write: true, paths: [link] } })));
-      unlinkSync(link);
-      symlinkSync(registry.home, link);
-      const err = (() => {
-        try {
-          registry.enable(s.id);
-        } catch (e) {
-          return e;
-        }
-      })() as PolicyViolationError;
-      expect(err).toBeInstanceOf(PolicyViolationError);
-      expect(err.entries.join()).toMatch(/requires\.permissions\.fs\.paths\[0\] ".*root" is the agentos home/);
-      expect(registry.get(s.id)!.enabled).toBe(false);
-    } finally {
-      registry.close();
-    }
+    const registry = openStore(home);
+    const s = await registry.install(await helloDir((m) => (m.requires.permissions = { fs: { read: true, write: true, paths: [link] } })));
+    unlinkSync(link);
+    symlinkSync(registry.home, link);
+    const err = (() => {
+      try {
+        registry.enable(s.id);
+      } catch (e) {
+        return e;
+      }
+    })() as PolicyViolationError;
+    expect(err).toBeInstanceOf(PolicyViolationError);
+    expect(err.entries.join()).toMatch(/requires\.permissions\.fs\.paths\[0\] ".*root" is the agentos home/);
+    expect(registry.get(s.id)!.enabled).toBe(false);
   });
 
   // [case, allowedRoots entry relative to the home, refused]
@@ -411,22 +402,18 @@ describe('class 7: install refuses special, outside and oversize files quickly',
 
   it('YAML aliases cannot expand a small manifest into a huge stored one', async () => {
     const home = await tempDir('agentos-home-');
-    const registry = new SkillRegistry({ home });
-    try {
-      const dir = await helloDir();
-      const big = 'z'.repeat(100_000);
-      const aliases = Array.from({ length: 30 }, (_, i) => `  c${i}: { description: *big }`).join('\n');
-      writeFileSync(
-        join(dir, 'skill.yaml'),
-        `id: example.alias\nname: A\nversion: 1.0.0\ndescription: &big ${big}\ncomponent: dist/skill.wasm\ncommands:\n${aliases}\n`,
-      );
-      const err = (await registry.install(dir).catch((e: unknown) => e)) as ManifestError;
-      expect(err).toBeInstanceOf(ManifestError);
-      expect(err.message).toMatch(/expands to more than/);
-      expect(registry.list()).toEqual([]);
-    } finally {
-      registry.close();
-    }
+    const registry = openStore(home);
+    const dir = await helloDir();
+    const big = 'z'.repeat(100_000);
+    const aliases = Array.from({ length: 30 }, (_, i) => `  c${i}: { description: *big }`).join('\n');
+    writeFileSync(
+      join(dir, 'skill.yaml'),
+      `id: example.alias\nname: A\nversion: 1.0.0\ndescription: &big ${big}\ncomponent: dist/skill.wasm\ncommands:\n${aliases}\n`,
+    );
+    const err = (await registry.install(dir).catch((e: unknown) => e)) as ManifestError;
+    expect(err).toBeInstanceOf(ManifestError);
+    expect(err.message).toMatch(/expands to more than/);
+    expect(registry.list()).toEqual([]);
   });
 });
 
@@ -457,20 +444,16 @@ describe('class 12: manifest errors never quote file content', () => {
 
   it.each(cases)('%s', async (_, text) => {
     const home = await tempDir('agentos-home-');
-    const registry = new SkillRegistry({ home });
-    try {
-      const dir = await helloDir();
-      writeFileSync(join(dir, 'skill.yaml'), text);
-      const err = (await registry.install(dir).catch((e: unknown) => e)) as ManifestError;
-      expect(err).toBeInstanceOf(ManifestError);
-      const shown = JSON.stringify(err.toJSON()) + err.message + err.issues.map((i) => i.message).join();
-      expect(shown).not.toContain(SECRET);
-      expect(shown).not.toContain('AKIAIOSFODNN7EXAMPLE');
-      // Still useful: where (a key path or a line:col) and what was expected.
-      expect(err.issues.every((i) => i.path !== '' || /line \d+, column \d+|expected|cannot be read|no manifest/.test(i.message))).toBe(true);
-    } finally {
-      registry.close();
-    }
+    const registry = openStore(home);
+    const dir = await helloDir();
+    writeFileSync(join(dir, 'skill.yaml'), text);
+    const err = (await registry.install(dir).catch((e: unknown) => e)) as ManifestError;
+    expect(err).toBeInstanceOf(ManifestError);
+    const shown = JSON.stringify(err.toJSON()) + err.message + err.issues.map((i) => i.message).join();
+    expect(shown).not.toContain(SECRET);
+    expect(shown).not.toContain('AKIAIOSFODNN7EXAMPLE');
+    // Still useful: where (a key path or a line:col) and what was expected.
+    expect(err.issues.every((i) => i.path !== '' || /line \d+, column \d+|expected|cannot be read|no manifest/.test(i.message))).toBe(true);
   });
 
   it('a skill.yaml symlinked to a credentials file outside the folder is refused without reading it', async () => {
@@ -478,18 +461,14 @@ describe('class 12: manifest errors never quote file content', () => {
     const scratch = await tempDir('agentos-scratch-');
     const creds = join(scratch, 'credentials');
     writeFileSync(creds, `[default]\naws_secret_access_key = ${SECRET}\n`);
-    const registry = new SkillRegistry({ home });
-    try {
-      const dir = await helloDir();
-      rmSync(join(dir, 'skill.yaml'));
-      symlinkSync(creds, join(dir, 'skill.yaml'));
-      const err = (await registry.install(dir).catch((e: unknown) => e)) as ManifestError;
-      expect(err).toBeInstanceOf(ManifestError);
-      expect(err.message).toMatch(/outside/);
-      expect(JSON.stringify(err.toJSON())).not.toContain(SECRET);
-    } finally {
-      registry.close();
-    }
+    const registry = openStore(home);
+    const dir = await helloDir();
+    rmSync(join(dir, 'skill.yaml'));
+    symlinkSync(creds, join(dir, 'skill.yaml'));
+    const err = (await registry.install(dir).catch((e: unknown) => e)) as ManifestError;
+    expect(err).toBeInstanceOf(ManifestError);
+    expect(err.message).toMatch(/outside/);
+    expect(JSON.stringify(err.toJSON())).not.toContain(SECRET);
   });
 });
 
@@ -541,30 +520,26 @@ describe('class 8: stored manifests are parsed once per revision', () => {
 
   it('an oversize row left by an older version is never parsed: stand-in manifest, refused at enable and load', async () => {
     const home = await tempDir('agentos-home-');
-    const registry = new SkillRegistry({ home });
-    try {
-      const s = await registry.install(await helloDir());
-      registry.enable(s.id);
-      // What an older version could store: a 20 MB manifest.
-      const db = openDatabase(registry.path, { timeoutMs: 5000 });
-      const huge = JSON.stringify({ ...s.manifest, description: 'h'.repeat(20 * 1024 * 1024) });
-      db.prepare("UPDATE skills SET manifest = ?, manifest_rev = 'old' WHERE id = ?").run(huge, s.id);
-      db.close();
-      const parses = bigParses(1024 * 1024, () => {
-        for (let i = 0; i < 50; i++) registry.list();
-      });
-      expect(parses).toBe(0);
-      const got = registry.get(s.id)!;
-      expect(got.manifestError).toMatch(/over the .* byte limit; reinstall/);
-      expect(got.manifest.commands).toEqual({});
-      expect(got.manifest.requires).toEqual({ permissions: {}, limits: {} });
-      expect(() => registry.enable(s.id)).toThrow(ManifestError);
-      await expect(new SkillLoader(registry).load(s.id)).rejects.toBeInstanceOf(ManifestError);
-      // Reinstalling fixes it.
-      await registry.install(await helloDir());
-      expect(registry.get(s.id)!.manifestError).toBeUndefined();
-    } finally {
-      registry.close();
-    }
+    const registry = openStore(home);
+    const s = await registry.install(await helloDir());
+    registry.enable(s.id);
+    // What an older version could store: a 20 MB manifest.
+    const db = openDatabase(registry.path, { timeoutMs: 5000 });
+    const huge = JSON.stringify({ ...s.manifest, description: 'h'.repeat(20 * 1024 * 1024) });
+    db.prepare("UPDATE skills SET manifest = ?, manifest_rev = 'old' WHERE id = ?").run(huge, s.id);
+    db.close();
+    const parses = bigParses(1024 * 1024, () => {
+      for (let i = 0; i < 50; i++) registry.list();
+    });
+    expect(parses).toBe(0);
+    const got = registry.get(s.id)!;
+    expect(got.manifestError).toMatch(/over the .* byte limit; reinstall/);
+    expect(got.manifest.commands).toEqual({});
+    expect(got.manifest.requires).toEqual({ permissions: {}, limits: {} });
+    expect(() => registry.enable(s.id)).toThrow(ManifestError);
+    await expect(new SkillLoader(registry).load(s.id)).rejects.toBeInstanceOf(ManifestError);
+    // Reinstalling fixes it.
+    await registry.install(await helloDir());
+    expect(registry.get(s.id)!.manifestError).toBeUndefined();
   });
 });
