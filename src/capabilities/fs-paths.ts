@@ -192,16 +192,29 @@ export interface RootOptions {
   protectedPaths?: readonly string[] | undefined;
 }
 
-/** The canonical roots of one capability instance, fixed when it is created. */
-export interface FsRoots {
+/** The canonical roots of one capability instance, fixed when it is created (plain data). */
+export interface RootsData {
   /** Canonical roots the guard decides against. */
   usable: string[];
   /** Human notes on roots that could not be used. */
   unusable: string[];
   /** Canonical protected directories. */
   protected: string[];
+}
+
+export interface FsRoots extends RootsData {
   /** Is canonical `real` inside a usable root and outside every protected directory? */
   contains(real: string): boolean;
+}
+
+/** The roots of `data` with their containment rule. */
+export function rootsFrom(data: RootsData): FsRoots {
+  const { usable, protected: protectedDirs } = data;
+  return {
+    ...data,
+    // Also used on what an opened descriptor really is: a protected directory is never "inside".
+    contains: (real) => usable.some((root) => isWithinRoot(root, real)) && !protectedDirs.some((p) => isWithinRoot(p, real)),
+  };
 }
 
 /** Canonicalise `roots` once (see "Roots" above); never throws. */
@@ -215,13 +228,7 @@ export function canonicalRoots(roots: readonly string[], opts: RootOptions = {})
     usable = [];
     unusable = roots.map((r) => `${JSON.stringify(r)} (cannot be resolved)`);
   }
-  return {
-    usable,
-    unusable,
-    protected: protectedDirs,
-    // Also used on what an opened descriptor really is: a protected directory is never "inside".
-    contains: (real) => usable.some((root) => isWithinRoot(root, real)) && !protectedDirs.some((p) => isWithinRoot(p, real)),
-  };
+  return rootsFrom({ usable, unusable, protected: protectedDirs });
 }
 
 function usableRoots(roots: readonly string[], opts: RootOptions, protectedDirs: string[]): { usable: string[]; unusable: string[] } {

@@ -53,24 +53,38 @@ export function closeQuietly(fd: number): void {
 }
 
 /**
+ * The steps of one fs operation: a generator that yields where a long operation would give the
+ * event loop a turn (time-slice.ts) and is resumed with whether the invocation was aborted
+ * meanwhile. The main thread drives it with real turns (fs.ts), a skill's own worker straight
+ * through (fs-local.ts): the same code, the same checks, in both places.
+ */
+export type Steps<T> = Generator<void, T, boolean>;
+
+/** `use`'s answer: a result at once, or more steps. */
+type Use<T> = CapResult<T> | Steps<CapResult<T>>;
+
+const isSteps = <T>(u: Use<T>): u is Steps<CapResult<T>> => typeof (u as Partial<Steps<unknown>>).next === 'function';
+
+/**
  * Open `canonical` (already allowed by the guard for `op` on `shown`) pinned, run `use` on the
  * verified descriptor, and close it whatever happens. A failed open is the result (denied when
  * the path moved, errno-mapped otherwise); an error `use` throws is mapped by `onErrno`
  * (default: `fromErrno` on `shown`).
  */
-export async function withPinned<T>(
+export function* withPinned<T>(
   roots: FsRoots,
   op: FsOperation,
   shown: string,
   canonical: string,
   flags: number,
-  use: (p: Pinned) => CapResult<T> | Promise<CapResult<T>>,
+  use: (p: Pinned) => Use<T>,
   onErrno: (code: string) => Fail = (code) => fromErrno(code, shown),
-): Promise<CapResult<T>> {
+): Steps<CapResult<T>> {
   const p = openPinned(roots, op, shown, canonical, flags);
   if ('ok' in p) return p;
   try {
-    return await use(p);
+    const u = use(p);
+    return isSteps(u) ? yield* u : u;
   } catch (e) {
     return onErrno(errnoCode(e));
   } finally {
@@ -112,7 +126,7 @@ function openPinned(roots: FsRoots, op: FsOperation, shown: string, canonical: s
 let procFd: boolean | undefined;
 /** Errors that say nothing about /proc: probe again on the next call rather than cache "no". */
 const TRANSIENT = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EINTR']);
-function hasProcFd(): boolean {
+export function hasProcFd(): boolean {
   if (procFd !== undefined) return procFd;
   let fd: number | undefined;
   let answer = false;

@@ -48,15 +48,18 @@ import {
   type Stats,
 } from 'node:fs';
 import { posix } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { checkPathSyntax, decideFs, FsRule, type FsDecision, type FsOperation, type FsPolicy } from '../guards/fs-guard.js';
 import { DEFAULT_INVOKER_LIMITS } from '../limits.js';
 import { denied, fail, fromErrno, ok, type Fail } from './fs-errors.js';
-import { canonicalRoots, errnoCode, realpath, resolveFor, type Resolved } from './fs-paths.js';
-import { closeQuietly, withPinned, type Pinned } from './fs-pinned.js';
+import { canonicalRoots, errnoCode, realpath, resolveFor, rootsFrom, type Resolved, type RootsData } from './fs-paths.js';
+import { closeQuietly, withPinned, type Pinned, type Steps } from './fs-pinned.js';
 import { TimeSlice } from './time-slice.js';
 import type { CallContext, CapResult, EntryKind, FsEntry } from './types.js';
 
 export interface FsCapability {
+  /** What it decides against (the skill's worker serves allowed calls from the same: fs-local.ts). */
+  readonly settings: FsSettings;
   readFile(path: string, ctx?: CallContext): Promise<CapResult<Uint8Array>>;
   writeFile(path: string, data: Uint8Array, ctx?: CallContext): Promise<CapResult<void>>;
   listDir(path: string, ctx?: CallContext): Promise<CapResult<FsEntry[]>>;
@@ -103,25 +106,68 @@ const probe = new Uint8Array(1);
 const aborted = (): Fail => fail('failed', 'the invocation was aborted');
 
 /**
+ * A turn for the event loop when `slice` is used up (the driver decides what a turn is); true
+ * if the invocation was aborted meanwhile.
+ */
+function* turnIfDue(slice: TimeSlice): Steps<boolean> {
+  if (!slice.due()) return false;
+  const abortedMeanwhile = yield;
+  slice.restart();
+  return abortedMeanwhile;
+}
+
+/**
  * Writes all of `data` (at most maxFileBytes, checked by the caller) in WRITE_CHUNK pieces,
  * yielding between slices. Not stopped by an abort: a bounded write finishes rather than leave
  * a half-written file.
  */
-async function writeAll(fd: number, data: Uint8Array): Promise<void> {
+function* writeAll(fd: number, data: Uint8Array): Steps<void> {
   const slice = new TimeSlice();
   let at = 0;
   while (at < data.length) {
-    if (slice.due()) await slice.yield();
+    yield* turnIfDue(slice);
     at += writeSync(fd, data, at, Math.min(data.length - at, WRITE_CHUNK), null);
   }
 }
 
-export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions = {}): FsCapability {
-  const maxFileBytes = opts.maxFileBytes ?? DEFAULT_INVOKER_LIMITS.maxFileBytes;
-  const maxDirEntries = opts.maxDirEntries ?? DEFAULT_INVOKER_LIMITS.maxDirEntries;
-  // Canonicalised once, now: a root that does not exist now is not usable later either.
-  const rs = canonicalRoots(policy.roots, opts);
-  const guardPolicy: FsPolicy = { read: policy.read, write: policy.write, roots: rs.usable, protected: rs.protected };
+/**
+ * Everything one fs capability decides against, fixed when it is made: plain data, so the skill's
+ * worker can serve allowed calls from the very same settings (fs-local.ts).
+ */
+export interface FsSettings {
+  read: boolean;
+  write: boolean;
+  roots: RootsData;
+  maxFileBytes: number;
+  maxDirEntries: number;
+}
+
+/** The settings of a capability for `policy`: the roots canonicalised now (a root that does not exist now is not usable later either). */
+export function fsSettings(policy: FsPolicy, opts: FsCapabilityOptions = {}): FsSettings {
+  const { usable, unusable, protected: protectedDirs } = canonicalRoots(policy.roots, opts);
+  return {
+    read: policy.read,
+    write: policy.write,
+    roots: { usable, unusable, protected: protectedDirs },
+    maxFileBytes: opts.maxFileBytes ?? DEFAULT_INVOKER_LIMITS.maxFileBytes,
+    maxDirEntries: opts.maxDirEntries ?? DEFAULT_INVOKER_LIMITS.maxDirEntries,
+  };
+}
+
+/** The six operations as steps (see `Steps`): run by `createFsCapability` here and by fs-local.ts in a worker. */
+export interface FsOperations {
+  readFile(path: string, ctx?: CallContext): Steps<Result<Uint8Array>>;
+  writeFile(path: string, data: Uint8Array, ctx?: CallContext): Steps<Result<void>>;
+  listDir(path: string, ctx?: CallContext): Steps<Result<FsEntry[]>>;
+  stat(path: string, ctx?: CallContext): Steps<Result<FsEntry>>;
+  remove(path: string, ctx?: CallContext): Steps<Result<void>>;
+  makeDir(path: string, ctx?: CallContext): Steps<Result<void>>;
+}
+
+export function fsOperations(settings: FsSettings): FsOperations {
+  const { maxFileBytes, maxDirEntries } = settings;
+  const rs = rootsFrom(settings.roots);
+  const guardPolicy: FsPolicy = { read: settings.read, write: settings.write, roots: rs.usable, protected: rs.protected };
 
   function fromDecision(op: FsOperation, shown: string, d: Extract<FsDecision, { allow: false }>): Fail {
     if (d.kind === 'invalid') return fail('invalid', d.reason);
@@ -174,12 +220,12 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
   // list-dir, make-dir) yield to the event loop every few ms (TimeSlice), so one call never holds
   // the main thread.
 
-  async function readFileOp(path: string, ctx?: CallContext): Promise<Result<Uint8Array>> {
+  function* readFileOp(path: string, ctx?: CallContext): Steps<Result<Uint8Array>> {
     const op: FsOperation = 'read-file';
     const r = prepare(op, path, ctx, true);
     if ('ok' in r) return r;
     if (r.status !== 'exists') return statusFail(op, path, r);
-    return withPinned(rs, op, path, r.candidate, C.O_RDONLY | C.O_NONBLOCK, async (o) => {
+    return yield* withPinned(rs, op, path, r.candidate, C.O_RDONLY | C.O_NONBLOCK, function* (o) {
       const st = fstatSync(o.fd);
       if (st.isDirectory()) return fromErrno('EISDIR', path);
       if (!st.isFile()) return fail('failed', `${JSON.stringify(path)} is not a regular file`);
@@ -190,7 +236,7 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
       let total = 0;
       const slice = new TimeSlice();
       for (;;) {
-        if (slice.due() && (await slice.yield(ctx?.signal))) return aborted();
+        if (yield* turnIfDue(slice)) return aborted();
         if (total < buf.length) {
           const n = readSync(o.fd, buf, total, Math.min(buf.length - total, READ_CHUNK), null);
           if (n === 0) break;
@@ -209,7 +255,7 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
     });
   }
 
-  async function writeFileOp(path: string, data: Uint8Array, ctx?: CallContext): Promise<Result<void>> {
+  function* writeFileOp(path: string, data: Uint8Array, ctx?: CallContext): Steps<Result<void>> {
     const op: FsOperation = 'write-file';
     const r = prepare(op, path, ctx, true);
     if ('ok' in r) return r;
@@ -219,18 +265,18 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
 
     if (r.status === 'exists') {
       // No O_TRUNC by path: truncate only through the verified descriptor.
-      return withPinned(rs, op, path, r.candidate, C.O_WRONLY | C.O_NONBLOCK, async (o) => {
+      return yield* withPinned(rs, op, path, r.candidate, C.O_WRONLY | C.O_NONBLOCK, function* (o) {
         const st = fstatSync(o.fd);
         if (!st.isFile()) return fail('failed', `${JSON.stringify(path)} is not a regular file`);
         ftruncateSync(o.fd, 0);
-        await writeAll(o.fd, data);
+        yield* writeAll(o.fd, data);
         return ok(undefined);
       });
     }
     if (r.status !== 'missing' || r.dotdotAfterMissing) return statusFail(op, path, r);
     if (r.missing > 1) return fail('not-found', `the parent directory of ${JSON.stringify(path)} does not exist`);
 
-    const created = async (dir: Pinned): Promise<Result<void>> => {
+    const created = function* (dir: Pinned): Steps<Result<void>> {
       let fd: number | undefined;
       try {
         fd = openSync(`${dir.via}/${posix.basename(r.candidate)}`, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_NONBLOCK, 0o644);
@@ -245,13 +291,13 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
             return denied(op, path, FsRule.changedDuringCheck, `${JSON.stringify(path)} moved outside the skill's fs roots while it was being created`);
           }
         }
-        await writeAll(fd, data);
+        yield* writeAll(fd, data);
         return ok(undefined);
       } finally {
         if (fd !== undefined) closeQuietly(fd);
       }
     };
-    return withPinned(rs, op, path, posix.dirname(r.candidate), C.O_RDONLY | C.O_DIRECTORY, created, (code) =>
+    return yield* withPinned(rs, op, path, posix.dirname(r.candidate), C.O_RDONLY | C.O_DIRECTORY, created, (code) =>
       code === 'EEXIST' || code === 'ELOOP'
         ? fail('failed', `${JSON.stringify(path)} appeared while it was being created (changed concurrently)`)
         : fromErrno(code, path),
@@ -262,12 +308,12 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
    * Names are counted as they are read: a directory over maxDirEntries is read only that far
    * (a skill can plant hundreds of thousands of entries), and nothing is lstat'd then.
    */
-  async function listDirOp(path: string, ctx?: CallContext): Promise<Result<FsEntry[]>> {
+  function* listDirOp(path: string, ctx?: CallContext): Steps<Result<FsEntry[]>> {
     const op: FsOperation = 'list-dir';
     const r = prepare(op, path, ctx, true);
     if ('ok' in r) return r;
     if (r.status !== 'exists') return statusFail(op, path, r);
-    return withPinned(rs, op, path, r.candidate, C.O_RDONLY | C.O_DIRECTORY | C.O_NONBLOCK, async (o) => {
+    return yield* withPinned(rs, op, path, r.candidate, C.O_RDONLY | C.O_DIRECTORY | C.O_NONBLOCK, function* (o) {
       let dir: Dir | undefined;
       try {
         const slice = new TimeSlice();
@@ -276,12 +322,12 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
         for (let d = dir.readSync(); d !== null; d = dir.readSync()) {
           if (names.length === maxDirEntries) return tooManyEntries(path);
           names.push(d.name);
-          if (slice.due() && (await slice.yield(ctx?.signal))) return aborted();
+          if (yield* turnIfDue(slice)) return aborted();
         }
         const out: FsEntry[] = [];
         const prefix = `${o.via}/`;
         for (const name of names) {
-          if (slice.due() && (await slice.yield(ctx?.signal))) return aborted();
+          if (yield* turnIfDue(slice)) return aborted();
           let st: Stats;
           try {
             st = lstatSync(prefix + name);
@@ -302,7 +348,7 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
     });
   }
 
-  async function statOp(path: string, ctx?: CallContext): Promise<Result<FsEntry>> {
+  function* statOp(path: string, ctx?: CallContext): Steps<Result<FsEntry>> {
     const op: FsOperation = 'stat';
     const r = prepare(op, path, ctx, false);
     if ('ok' in r) return r;
@@ -311,18 +357,18 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
     const parent = posix.dirname(r.candidate);
     if (r.candidate === '/' || !rs.contains(parent)) {
       // The target is a root itself: its parent is outside, open the root (never a symlink).
-      return withPinned(rs, op, path, r.candidate, C.O_RDONLY | C.O_NONBLOCK, (o) => ok(entry(name, fstatSync(o.fd))));
+      return yield* withPinned(rs, op, path, r.candidate, C.O_RDONLY | C.O_NONBLOCK, (o) => ok(entry(name, fstatSync(o.fd))));
     }
-    return withPinned(rs, op, path, parent, C.O_RDONLY | C.O_DIRECTORY, (dir) => ok(entry(name, lstatSync(`${dir.via}/${name}`))));
+    return yield* withPinned(rs, op, path, parent, C.O_RDONLY | C.O_DIRECTORY, (dir) => ok(entry(name, lstatSync(`${dir.via}/${name}`))));
   }
 
-  async function removeOp(path: string, ctx?: CallContext): Promise<Result<void>> {
+  function* removeOp(path: string, ctx?: CallContext): Steps<Result<void>> {
     const op: FsOperation = 'remove';
     const r = prepare(op, path, ctx, false);
     if ('ok' in r) return r;
     if (r.status !== 'exists') return statusFail(op, path, r);
     // decideFs refused removing a root, so the parent is a root or inside one.
-    return withPinned(rs, op, path, posix.dirname(r.candidate), C.O_RDONLY | C.O_DIRECTORY, (dir) => {
+    return yield* withPinned(rs, op, path, posix.dirname(r.candidate), C.O_RDONLY | C.O_DIRECTORY, (dir) => {
       const target = `${dir.via}/${posix.basename(r.candidate)}`;
       if (lstatSync(target).isDirectory()) rmdirSync(target);
       else unlinkSync(target);
@@ -331,7 +377,7 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
   }
 
   /** One component at a time (up to ~2000 in a 4096-byte path), yielding between slices. */
-  async function makeDirOp(path: string, ctx?: CallContext): Promise<Result<void>> {
+  function* makeDirOp(path: string, ctx?: CallContext): Steps<Result<void>> {
     const op: FsOperation = 'make-dir';
     const r = prepare(op, path, ctx, true);
     if ('ok' in r) return r;
@@ -350,8 +396,8 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
     let current = `/${parts.slice(0, parts.length - r.missing).join('/')}`;
     const slice = new TimeSlice();
     for (const comp of rest) {
-      if (slice.due()) await slice.yield();
-      const made = await withPinned(rs, op, path, current, C.O_RDONLY | C.O_DIRECTORY, (dir): Result<void> => {
+      yield* turnIfDue(slice);
+      const made = yield* withPinned(rs, op, path, current, C.O_RDONLY | C.O_DIRECTORY, (dir): Result<void> => {
         const target = `${dir.via}/${comp}`;
         try {
           mkdirSync(target, 0o755);
@@ -367,14 +413,33 @@ export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions =
     return ok(undefined);
   }
 
-  // `async` keeps the contract of the asynchronous version: an unexpected throw becomes a
-  // rejected promise, never a synchronous exception in the caller.
+  return { readFile: readFileOp, writeFile: writeFileOp, listDir: listDirOp, stat: statOp, remove: removeOp, makeDir: makeDirOp };
+}
+
+/**
+ * Runs `steps` on the main thread: each yield gives the event loop a turn (setImmediate) and
+ * resumes with whether `signal` aborted meanwhile. `async`: an unexpected throw becomes a
+ * rejected promise, never a synchronous exception in the caller.
+ */
+async function onEventLoop<T>(steps: Steps<T>, signal: AbortSignal | undefined): Promise<T> {
+  let r = steps.next();
+  while (!r.done) {
+    await nextTurn();
+    r = steps.next(signal?.aborted ?? false);
+  }
+  return r.value;
+}
+
+export function createFsCapability(policy: FsPolicy, opts: FsCapabilityOptions = {}): FsCapability {
+  const settings = fsSettings(policy, opts);
+  const ops = fsOperations(settings);
   return {
-    readFile: async (path, ctx) => readFileOp(path, ctx),
-    writeFile: async (path, data, ctx) => writeFileOp(path, data, ctx),
-    listDir: async (path, ctx) => listDirOp(path, ctx),
-    stat: async (path, ctx) => statOp(path, ctx),
-    remove: async (path, ctx) => removeOp(path, ctx),
-    makeDir: async (path, ctx) => makeDirOp(path, ctx),
+    settings,
+    readFile: (path, ctx) => onEventLoop(ops.readFile(path, ctx), ctx?.signal),
+    writeFile: (path, data, ctx) => onEventLoop(ops.writeFile(path, data, ctx), ctx?.signal),
+    listDir: (path, ctx) => onEventLoop(ops.listDir(path, ctx), ctx?.signal),
+    stat: (path, ctx) => onEventLoop(ops.stat(path, ctx), ctx?.signal),
+    remove: (path, ctx) => onEventLoop(ops.remove(path, ctx), ctx?.signal),
+    makeDir: (path, ctx) => onEventLoop(ops.makeDir(path, ctx), ctx?.signal),
   };
 }

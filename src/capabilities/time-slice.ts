@@ -25,7 +25,12 @@ export class TimeSlice {
   /** Gives the event loop a turn, then starts a new slice. True if `signal` aborted meanwhile. */
   async yield(signal?: AbortSignal): Promise<boolean> {
     await nextTurn();
-    this.start = performance.now();
+    this.restart();
     return signal?.aborted ?? false;
+  }
+
+  /** Starts a new slice (after a turn given some other way). */
+  restart(): void {
+    this.start = performance.now();
   }
 }
