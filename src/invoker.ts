@@ -276,6 +276,7 @@ export class SkillInvoker {
   /** The kind of worker `skill` runs in (its key, instance settings and compiled modules). */
   private workerSpec(skill: LoadedSkill, session: string | undefined): WorkerSpec {
     const reuse = this.reuses(skill.id);
+    const fs = this.capabilities(skill).fs.settings;
     return {
       key: `${skill.id}@${skill.hash}:${reuse ? 'reuse' : 'fresh'}`,
       session,
@@ -286,6 +287,8 @@ export class SkillInvoker {
         maxLogBytes: this.limits.maxLogBytes,
         maxResultBytes: this.limits.maxResultBytes,
         bounds: this.bounds,
+        // A skill that may use fs gets its allowed calls served in its worker (fs-local.ts).
+        fs: fs.read || fs.write ? { settings: fs, maxHostCalls: this.limits.maxHostCalls, maxIoBytes: this.limits.maxIoBytes } : undefined,
       },
     };
   }
@@ -336,6 +339,7 @@ export class SkillInvoker {
             maxIoBytes: this.limits.maxIoBytes,
             maxAuditedDenials: this.limits.maxAuditedDenials,
             bounds: this.bounds,
+            tally: worker.tally,
           },
           record,
           controller.signal,

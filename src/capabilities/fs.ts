@@ -8,9 +8,11 @@
  * This file strings them together per operation and bounds what one call may cost.
  *
  * ## Synchronous system calls (on purpose)
- * Every system call here is made synchronously (`fs.*Sync`), on the host's main thread. The
- * methods keep their `Promise<CapResult>` signature but resolve as soon as the call is done.
- * Why this is the right trade here:
+ * Every system call here is made synchronously (`fs.*Sync`). An allowed call is served in the
+ * skill's own worker thread (fs-local.ts runs these same operations there, straight through);
+ * the host's main thread runs them for the calls the worker hands over (denials, limits) and for
+ * direct users of `createFsCapability`, whose methods keep their `Promise<CapResult>` signature
+ * but resolve as soon as the call is done. Why this is the right trade:
  * - a host call is served while the guest's worker thread is blocked waiting for the answer, so
  *   only latency matters. As `fs/promises` calls, one read was a chain of ~7 hops through libuv's
  *   thread pool (0.2-1.2 ms, more under load, and the pool is shared with DNS and zlib); the same
@@ -28,8 +30,8 @@
  * system call is not divided: on a healthy local disk that is microseconds (under heavy load
  * here, an ext4 mkdir reached ~10 ms).
  * Operators: do not put a root on a slow or unreliable network filesystem (NFS, SMB, sshfs, any
- * FUSE mount): a stalled server blocks the whole host's event loop for as long as that call
- * takes, where the asynchronous version only stalled thread-pool threads.
+ * FUSE mount): a stalled server blocks the skill's worker (allowed calls) or the host's event
+ * loop (a denial the host re-checks) for as long as that call takes.
  */
 import {
   constants as C,

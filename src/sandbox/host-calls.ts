@@ -16,6 +16,7 @@ import type { CallMsg, CallOf, HostFn, ReplyMsg } from './protocol.js';
 import type { HostAnswer, HostFunctions } from './host-function.js';
 import { channelBounds, measure, overMessage, type ChannelBounds } from './channel.js';
 import { DEFAULT_INVOKER_LIMITS } from '../limits.js';
+import type { InvocationTally } from './tally.js';
 
 export interface SkillCapabilities {
   fs: FsCapability;
@@ -29,6 +30,11 @@ export interface CallCaps {
   bounds?: ChannelBounds | undefined;
   /** Denials audited one row each; the rest are counted for one `denials_suppressed` row. Default 10. */
   maxAuditedDenials?: number | undefined;
+  /**
+   * The counts shared with the worker, which serves allowed fs calls itself (fs-local.ts): the
+   * caps apply to the calls served on both sides.
+   */
+  tally?: InvocationTally | undefined;
 }
 
 /** What happened during one invocation that outlives the guest's view of it. */
@@ -149,7 +155,12 @@ export function createHostCallHandler(
 
   // A capability must answer with a CapResult; if one throws anyway, the guest gets 'failed'
   // rather than a host crash or a guest blocked forever.
+  const tally = limits.tally;
   return async (call, payload) => {
+    if (tally) {
+      record.hostCalls = tally.hostCalls;
+      record.ioBytes = tally.ioBytes;
+    }
     try {
       const target = targetOf(call);
       const operation = call.fn.slice(call.fn.indexOf('.') + 1);
@@ -157,6 +168,11 @@ export function createHostCallHandler(
     } catch {
       // No detail for the guest: a host exception's text may name host paths or addresses.
       return fail({ tag: 'failed', val: `internal host error in ${call.fn}` });
+    } finally {
+      if (tally) {
+        tally.hostCalls = record.hostCalls;
+        tally.ioBytes = record.ioBytes;
+      }
     }
   };
 }

@@ -6,6 +6,7 @@
 
 import type { ChannelBounds, Oversize } from './channel.js';
 import type { FsEntry, GuestError, NetHeader } from '../capabilities/types.js';
+import type { LocalFsSpec } from '../capabilities/fs-local.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -37,6 +38,10 @@ export interface WorkerBoot {
   maxResultBytes: number;
   /** Byte bounds of every message on the channel (the host's end uses the same). */
   bounds: ChannelBounds;
+  /** The invocation's host-call and I/O counts, shared with the host's end (tally.ts). */
+  tally: SharedArrayBuffer;
+  /** Set when the skill may use fs: allowed fs calls are served in the worker (fs-local.ts). */
+  fs?: LocalFsSpec | undefined;
 }
 
 // ---- host functions: what each call carries and what its reply's `v` is ----

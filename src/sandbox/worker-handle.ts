@@ -12,6 +12,8 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { TimeSlice } from '../capabilities/time-slice.js';
 import { ChannelEnd, channelBounds, createChannelBuffer, type ChannelBounds } from './channel.js';
 import type { CallMsg, DoneMsg, HostToWorker, InvokeMsg, ReplyMsg, WorkerBoot, WorkerToHost } from './protocol.js';
+import type { LocalFsSpec } from '../capabilities/fs-local.js';
+import { InvocationTally } from './tally.js';
 
 export interface PreparedModules {
   jsUrl: string;
@@ -30,6 +32,8 @@ export interface WorkerSettings {
   regionBytes?: number | undefined;
   /** Byte bounds of one message, either direction (clamped to the channel's hard ceilings). */
   bounds?: Partial<ChannelBounds> | undefined;
+  /** The skill's fs settings and caps, when it may use fs: allowed calls are served in the worker. */
+  fs?: LocalFsSpec | undefined;
 }
 
 export type HostCallHandler = (
@@ -78,6 +82,8 @@ export class SkillWorker {
   /** The thread's JS heap hit its resource limit (the guest flooded the glue with data). */
   outOfMemory = false;
   invocations = 0;
+  /** The current invocation's host-call and I/O counts, shared with the thread. */
+  readonly tally = new InvocationTally();
 
   constructor(key: string, prepared: PreparedModules, settings: WorkerSettings) {
     this.key = key;
@@ -96,6 +102,8 @@ export class SkillWorker {
       maxLogBytes: settings.maxLogBytes,
       maxResultBytes: settings.maxResultBytes,
       bounds,
+      tally: this.tally.buffer,
+      fs: settings.fs,
     };
     this.worker = new Worker(workerScript(), {
       workerData: boot,
@@ -170,6 +178,7 @@ export class SkillWorker {
       return { kind: 'terminated', why: abortWhy(signal) };
     }
     this.worker.ref();
+    this.tally.reset();
     this.invocations++;
     this.lastSession = msg.session;
     const onAbort = () => void this.terminate();

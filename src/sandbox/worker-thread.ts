@@ -29,6 +29,9 @@ import { HANDLE_TABLES_HOOK, InstanceState, type Snapshot } from './instance-res
 import { boundTextDecoder, liftBound, LiftTooLargeError } from './lift-bound.js';
 import { SERVED_WIT_VERSIONS } from '../wit-version.js';
 import type { FsEntry } from '../capabilities/types.js';
+import type { LocalFs } from '../capabilities/fs-local.js';
+import type { FsHostFn } from '../capabilities/fs-host.js';
+import { InvocationTally } from './tally.js';
 
 // Nothing this thread prints may reach the host's stdout (it can be a protocol channel, e.g.
 // MCP): send it to stderr here, so the host needs no pipe.
@@ -67,6 +70,11 @@ function takeLogs(): { logs: LogLine[]; logsDropped: number } {
 }
 
 // ---- host calls ----
+/** Allowed fs calls are served here when the skill may use fs (fs-local.ts); the rest go to the host. */
+const localFs: LocalFs | undefined = boot.fs
+  ? (await import('../capabilities/fs-local.js')).createLocalFs(boot.fs, new InvocationTally(boot.tally), channel.bounds)
+  : undefined;
+
 /** How long a host call's caller polls for the reply before sleeping (channel.ts receiveSpinning). */
 const REPLY_SPIN_US = 300;
 /** Set when a reply from the host could not be read: the invocation then ends as `channel`. */
@@ -82,6 +90,13 @@ function call(header: CallMsg, payload?: Uint8Array): { v: unknown; payload: Uin
   // has nobody on the host side to serve it: refuse without touching the channel.
   if (!inInvocation) throw { tag: 'denied', val: 'no capability outside an invocation' };
   const m = measure(header, payload, channel.bounds);
+  if (localFs && !m.over && header.fn.startsWith('fs.') && 'path' in header) {
+    const a = localFs(header as CallOf<FsHostFn>, payload);
+    if (a) {
+      if (!a.ok) throw a.err;
+      return { v: a.v, payload: a.payload };
+    }
+  }
   // A call too big to cross (a huge write, a huge request): only its size goes; the host answers
   // `limit` and fails the invocation.
   if (m.over) channel.send({ header: { t: 'call', fn: header.fn, oversize: m.over } });
