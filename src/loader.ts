@@ -35,6 +35,8 @@ import type { PreparedModules } from './sandbox/worker-handle.js';
 import { ensureWasmFeatures } from './sandbox/wasm-features.js';
 import { hookGlue } from './sandbox/glue-hook.js';
 import { exposeState } from './sandbox/state-exports.js';
+import { mayWriteTables } from './sandbox/table-writes.js';
+import type { TranspileCacheFiles } from './store/transpile-cache.js';
 import type { SkillManifest } from './types.js';
 import { readRegularFileSync, UnsafeFileError } from './safe-read.js';
 
@@ -192,7 +194,7 @@ export class SkillLoader {
       manifest: installed.manifest,
       hash,
       limits,
-      prepared: { jsUrl: transpiled.jsUrl, modules, memoryBytes, notResettable: transpiled.notResettable },
+      prepared: { jsUrl: transpiled.jsUrl, modules, memoryBytes, notResettable: transpiled.notResettable, tablesFixed: transpiled.tablesFixed },
       loadedAt: new Date().toISOString(),
       prepareMs: performance.now() - t0,
     };
@@ -210,7 +212,7 @@ export class SkillLoader {
     const record = this.registry.transpileCacheRecord(hash);
     if (record) {
       const got = readRecordedFiles(dir, record);
-      if (got.ok) return verifiedTranspile(got.files);
+      if (got.ok) return verifiedTranspile(got.files, tablesFixedBy(record));
       if (got.tampered) {
         this.registry.recordAudit({
           type: 'integrity_failure',
@@ -233,19 +235,27 @@ export class SkillLoader {
     for (const [name, data] of Object.entries(out.files)) {
       if (name === JS_FILE || (name.endsWith('.wasm') && SAFE_NAME.test(name))) files[name] = data; // .d.ts and friends are not needed
     }
-    await this.writeCache(root, dir, hash, files);
-    return verifiedTranspile(files);
+    // Worked out once per component, on the bytes just made (the record keeps it for warm loads).
+    const writesTables = Object.fromEntries(Object.entries(files).filter(([n]) => n.endsWith('.wasm')).map(([n, data]) => [n, mayWriteTables(data)]));
+    await this.writeCache(root, dir, hash, files, writesTables);
+    return verifiedTranspile(files, !Object.values(writesTables).some(Boolean));
   }
 
   /** Replace `<cacheDir>/<hash>` with `files` and record their hashes; a failure only costs a rebuild later. */
-  private async writeCache(root: string, dir: string, hash: string, files: Record<string, Uint8Array>): Promise<void> {
+  private async writeCache(
+    root: string,
+    dir: string,
+    hash: string,
+    files: Record<string, Uint8Array>,
+    writesTables: Record<string, boolean>,
+  ): Promise<void> {
     const tmp = join(root, `.tmp-${hash}-${randomUUID()}`);
     try {
       await mkdir(tmp, { recursive: true });
-      const recorded: Record<string, { sha256: string; size: number }> = {};
+      const recorded: TranspileCacheFiles = {};
       for (const [name, data] of Object.entries(files)) {
         await writeFile(join(tmp, name), data, { flag: 'wx' });
-        recorded[name] = { sha256: sha256(data), size: data.length };
+        recorded[name] = { sha256: sha256(data), size: data.length, writesTables: writesTables[name] };
       }
       // Whatever was there (a stale or planted copy, a symlink) goes; rm does not follow links.
       await rm(dir, { recursive: true, force: true });
@@ -270,6 +280,13 @@ interface VerifiedTranspile {
   wasm: { name: string; bytes: Uint8Array }[];
   /** Why an instance cannot be reset to a snapshot (glue-hook.ts), if so. */
   notResettable: string | undefined;
+  /** No core module can write a table after instantiation (table-writes.ts): a reset need not compare them. */
+  tablesFixed: boolean;
+}
+
+/** The record says of every core module that it cannot write a table (a record without the fact: unknown, so no). */
+function tablesFixedBy(record: TranspileCacheFiles): boolean {
+  return Object.entries(record).every(([name, f]) => !name.endsWith('.wasm') || f.writesTables === false);
 }
 
 /**
@@ -278,12 +295,13 @@ interface VerifiedTranspile {
  * jco's `--instantiation sync` output is one self-contained ES module (no imports of its own; the
  * core modules are handed over compiled), so it needs no base URL to resolve anything against.
  */
-function verifiedTranspile(files: Record<string, Uint8Array>): VerifiedTranspile {
+function verifiedTranspile(files: Record<string, Uint8Array>, tablesFixed: boolean): VerifiedTranspile {
   // The verified text, with the one line that lets the worker check the glue's handle tables.
   const glue = hookGlue(Buffer.from(files[JS_FILE]!).toString('utf8'));
   return {
     jsUrl: `data:text/javascript;base64,${Buffer.from(glue.js, 'utf8').toString('base64')}`,
     notResettable: glue.notResettable,
+    tablesFixed,
     wasm: Object.entries(files)
       .filter(([n]) => n.endsWith('.wasm'))
       .map(([name, bytes]) => ({ name, bytes })),

@@ -32,6 +32,8 @@ export interface WorkerBoot {
   memoryBytes: number;
   /** Why the instance cannot be reset to its post-instantiation snapshot; undefined: it can. */
   notResettable?: string | undefined;
+  /** No core module can write a table after instantiation (table-writes.ts): tables need no restore. */
+  tablesFixed: boolean;
   maxLogLines: number;
   maxLogBytes: number;
   /** A result longer than this (UTF-16 units, a lower bound on bytes) is not sent. */

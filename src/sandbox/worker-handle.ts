@@ -21,6 +21,8 @@ export interface PreparedModules {
   memoryBytes: number;
   /** Why an instance cannot be reset to its snapshot (it is re-instantiated instead); undefined: it can. */
   notResettable?: string | undefined;
+  /** No core module can write a table after instantiation (table-writes.ts): a reset skips the table compare. */
+  tablesFixed?: boolean | undefined;
 }
 
 export interface WorkerSettings {
@@ -98,6 +100,7 @@ export class SkillWorker {
       freshInstance: settings.freshInstance,
       memoryBytes: prepared.memoryBytes,
       notResettable: prepared.notResettable,
+      tablesFixed: prepared.tablesFixed === true,
       maxLogLines: settings.maxLogLines,
       maxLogBytes: settings.maxLogBytes,
       maxResultBytes: settings.maxResultBytes,

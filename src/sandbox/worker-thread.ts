@@ -248,7 +248,7 @@ function takeSnapshot(): void {
     freshBy = boot.notResettable;
     return;
   }
-  snapshot = state.save();
+  snapshot = state.save({ tablesFixed: boot.tablesFixed });
   if (!snapshot) freshBy = state.unsafe ?? 'the state cannot be saved';
 }
 

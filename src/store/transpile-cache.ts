@@ -5,8 +5,12 @@
  */
 import type { SqlDatabase } from './sqlite.js';
 
-/** File name -> its sha256 and size, as the loader wrote it. */
-export type TranspileCacheFiles = Record<string, { sha256: string; size: number }>;
+/**
+ * File name -> its sha256 and size, as the loader wrote it; for a core module also whether its
+ * code can write a table (table-writes.ts: decoding 1.3 MiB of code takes 11-44 ms, so it is
+ * worked out once, when the files are written; absent in records of older versions).
+ */
+export type TranspileCacheFiles = Record<string, { sha256: string; size: number; writesTables?: boolean | undefined }>;
 
 export class TranspileCacheTable {
   private readonly stmts: ReturnType<typeof prepare>;

@@ -15,6 +15,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { SkillLoader } from '../../src/loader.js';
 import { host, removeTempDirs, tempDir, type Host } from '../helpers.js';
 import { ENGINES, roomyCopy } from './support.js';
 // @ts-expect-error plain JS helper
@@ -49,6 +50,16 @@ describe.each(ENGINES)('reset to the snapshot ($engine)', (engine) => {
   it('qualifies for reset (its whole state is visible to the host)', async () => {
     await fresh.invoker.invoke(engine.id, 'ok', {});
     expect(fresh.invoker.freshStateBy(engine.id)).toEqual(['snapshot']);
+    // No core module has an instruction that writes a table: resets skip the table compare.
+    expect(fresh.loader.get(engine.id)?.prepared.tablesFixed).toBe(true);
+    // A warm load takes it from the transpile cache's record; a record without it (an older
+    // version's) means "unknown": compare.
+    const hash = fresh.loader.get(engine.id)!.hash;
+    expect((await new SkillLoader(fresh.registry).load(engine.id)).prepared.tablesFixed).toBe(true);
+    const record = fresh.registry.transpileCacheRecord(hash)!;
+    fresh.registry.recordTranspileCache(hash, Object.fromEntries(Object.entries(record).map(([n, f]) => [n, { sha256: f.sha256, size: f.size }])));
+    expect((await new SkillLoader(fresh.registry).load(engine.id)).prepared.tablesFixed).toBe(false);
+    fresh.registry.recordTranspileCache(hash, record);
   });
 
   it('the next caller finds nothing the previous one left, 20 times over', async () => {
@@ -168,6 +179,8 @@ describe('reset of state JS cannot reach (a hand-assembled module)', () => {
   it('qualifies for reset (its internal global and table were made visible at load)', async () => {
     await run(fresh, 'look');
     expect(fresh.invoker.freshStateBy(id)).toEqual(['snapshot']);
+    // It writes its table (table.set, table.grow): every reset compares and restores the tables.
+    expect(fresh.loader.get(id)?.prepared.tablesFixed).toBe(false);
   });
 
   it.each([
