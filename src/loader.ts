@@ -35,7 +35,7 @@ import type { PreparedModules } from './sandbox/worker-handle.js';
 import { ensureWasmFeatures } from './sandbox/wasm-features.js';
 import { hookGlue } from './sandbox/glue-hook.js';
 import { exposeState } from './sandbox/state-exports.js';
-import { mayWriteTables } from './sandbox/table-writes.js';
+import { codeFacts, type CodeFacts } from './sandbox/code-facts.js';
 import type { TranspileCacheFiles } from './store/transpile-cache.js';
 import type { SkillManifest } from './types.js';
 import { readRegularFileSync, UnsafeFileError } from './safe-read.js';
@@ -212,7 +212,7 @@ export class SkillLoader {
     const record = this.registry.transpileCacheRecord(hash);
     if (record) {
       const got = readRecordedFiles(dir, record);
-      if (got.ok) return verifiedTranspile(got.files, tablesFixedBy(record));
+      if (got.ok) return verifiedTranspile(got.files, this.recordedFacts(hash, record, got.files));
       if (got.tampered) {
         this.registry.recordAudit({
           type: 'integrity_failure',
@@ -235,10 +235,26 @@ export class SkillLoader {
     for (const [name, data] of Object.entries(out.files)) {
       if (name === JS_FILE || (name.endsWith('.wasm') && SAFE_NAME.test(name))) files[name] = data; // .d.ts and friends are not needed
     }
-    // Worked out once per component, on the bytes just made (the record keeps it for warm loads).
-    const writesTables = Object.fromEntries(Object.entries(files).filter(([n]) => n.endsWith('.wasm')).map(([n, data]) => [n, mayWriteTables(data)]));
-    await this.writeCache(root, dir, hash, files, writesTables);
-    return verifiedTranspile(files, !Object.values(writesTables).some(Boolean));
+    // Worked out once per component, on the bytes just made (the record keeps them for warm loads).
+    const facts = factsOf(files);
+    await this.writeCache(root, dir, hash, files, facts);
+    return verifiedTranspile(files, facts);
+  }
+
+  /** The code facts in `record`, or (a record written before they were kept) worked out now on the verified files and added to it. */
+  private recordedFacts(hash: string, record: TranspileCacheFiles, files: Record<string, Uint8Array>): Record<string, CodeFacts> {
+    const out: Record<string, CodeFacts> = {};
+    for (const [name, f] of Object.entries(record)) {
+      if (!name.endsWith('.wasm')) continue;
+      if (f.writesTables === undefined || f.dropsSegments === undefined) {
+        const facts = factsOf(files);
+        const updated = Object.fromEntries(Object.entries(record).map(([n, r]) => [n, { ...r, ...facts[n] }]));
+        this.registry.recordTranspileCache(hash, updated);
+        return facts;
+      }
+      out[name] = { writesTables: f.writesTables, dropsSegments: f.dropsSegments };
+    }
+    return out;
   }
 
   /** Replace `<cacheDir>/<hash>` with `files` and record their hashes; a failure only costs a rebuild later. */
@@ -247,7 +263,7 @@ export class SkillLoader {
     dir: string,
     hash: string,
     files: Record<string, Uint8Array>,
-    writesTables: Record<string, boolean>,
+    facts: Record<string, CodeFacts>,
   ): Promise<void> {
     const tmp = join(root, `.tmp-${hash}-${randomUUID()}`);
     try {
@@ -255,7 +271,7 @@ export class SkillLoader {
       const recorded: TranspileCacheFiles = {};
       for (const [name, data] of Object.entries(files)) {
         await writeFile(join(tmp, name), data, { flag: 'wx' });
-        recorded[name] = { sha256: sha256(data), size: data.length, writesTables: writesTables[name] };
+        recorded[name] = { sha256: sha256(data), size: data.length, ...facts[name] };
       }
       // Whatever was there (a stale or planted copy, a symlink) goes; rm does not follow links.
       await rm(dir, { recursive: true, force: true });
@@ -280,13 +296,13 @@ interface VerifiedTranspile {
   wasm: { name: string; bytes: Uint8Array }[];
   /** Why an instance cannot be reset to a snapshot (glue-hook.ts), if so. */
   notResettable: string | undefined;
-  /** No core module can write a table after instantiation (table-writes.ts): a reset need not compare them. */
+  /** No core module can write a table after instantiation (code-facts.ts): a reset need not compare them. */
   tablesFixed: boolean;
 }
 
-/** The record says of every core module that it cannot write a table (a record without the fact: unknown, so no). */
-function tablesFixedBy(record: TranspileCacheFiles): boolean {
-  return Object.entries(record).every(([name, f]) => !name.endsWith('.wasm') || f.writesTables === false);
+/** The code facts of every core module of `files` (code-facts.ts). */
+function factsOf(files: Record<string, Uint8Array>): Record<string, CodeFacts> {
+  return Object.fromEntries(Object.entries(files).filter(([n]) => n.endsWith('.wasm')).map(([n, data]) => [n, codeFacts(data)]));
 }
 
 /**
@@ -295,13 +311,15 @@ function tablesFixedBy(record: TranspileCacheFiles): boolean {
  * jco's `--instantiation sync` output is one self-contained ES module (no imports of its own; the
  * core modules are handed over compiled), so it needs no base URL to resolve anything against.
  */
-function verifiedTranspile(files: Record<string, Uint8Array>, tablesFixed: boolean): VerifiedTranspile {
+function verifiedTranspile(files: Record<string, Uint8Array>, facts: Record<string, CodeFacts>): VerifiedTranspile {
   // The verified text, with the one line that lets the worker check the glue's handle tables.
   const glue = hookGlue(Buffer.from(files[JS_FILE]!).toString('utf8'));
+  const all = Object.values(facts);
+  const drops = all.some((f) => f.dropsSegments) ? 'a core module drops data or element segments (a dropped segment cannot be put back)' : undefined;
   return {
     jsUrl: `data:text/javascript;base64,${Buffer.from(glue.js, 'utf8').toString('base64')}`,
-    notResettable: glue.notResettable,
-    tablesFixed,
+    notResettable: glue.notResettable ?? drops,
+    tablesFixed: !all.some((f) => f.writesTables),
     wasm: Object.entries(files)
       .filter(([n]) => n.endsWith('.wasm'))
       .map(([name, bytes]) => ({ name, bytes })),

@@ -67,7 +67,7 @@ export class InstanceState {
 
   /**
    * The snapshot of everything collected, or undefined (with `unsafe` set) when it cannot be exact.
-   * `tablesFixed`: no module can write a table after instantiation (table-writes.ts), so the
+   * `tablesFixed`: no module can write a table after instantiation (code-facts.ts), so the
    * tables are left out (comparing ~800 entries, one JS call each, was ~22 us of every reset).
    */
   save(opts: { tablesFixed?: boolean } = {}): Snapshot | undefined {

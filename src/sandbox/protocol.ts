@@ -32,7 +32,7 @@ export interface WorkerBoot {
   memoryBytes: number;
   /** Why the instance cannot be reset to its post-instantiation snapshot; undefined: it can. */
   notResettable?: string | undefined;
-  /** No core module can write a table after instantiation (table-writes.ts): tables need no restore. */
+  /** No core module can write a table after instantiation (code-facts.ts): tables need no restore. */
   tablesFixed: boolean;
   maxLogLines: number;
   maxLogBytes: number;

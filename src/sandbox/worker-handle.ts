@@ -21,7 +21,7 @@ export interface PreparedModules {
   memoryBytes: number;
   /** Why an instance cannot be reset to its snapshot (it is re-instantiated instead); undefined: it can. */
   notResettable?: string | undefined;
-  /** No core module can write a table after instantiation (table-writes.ts): a reset skips the table compare. */
+  /** No core module can write a table after instantiation (code-facts.ts): a reset skips the table compare. */
   tablesFixed?: boolean | undefined;
 }
 

@@ -6,11 +6,14 @@
 import type { SqlDatabase } from './sqlite.js';
 
 /**
- * File name -> its sha256 and size, as the loader wrote it; for a core module also whether its
- * code can write a table (table-writes.ts: decoding 1.3 MiB of code takes 11-44 ms, so it is
- * worked out once, when the files are written; absent in records of older versions).
+ * File name -> its sha256 and size, as the loader wrote it; for a core module also what its code
+ * can change (code-facts.ts: decoding 1.3 MiB of code takes 11-44 ms, so it is worked out once,
+ * when the files are written; the loader adds them to records of older versions).
  */
-export type TranspileCacheFiles = Record<string, { sha256: string; size: number; writesTables?: boolean | undefined }>;
+export type TranspileCacheFiles = Record<
+  string,
+  { sha256: string; size: number; writesTables?: boolean | undefined; dropsSegments?: boolean | undefined }
+>;
 
 export class TranspileCacheTable {
   private readonly stmts: ReturnType<typeof prepare>;

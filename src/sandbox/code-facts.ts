@@ -1,15 +1,20 @@
 /**
- * Can a core module change a table after instantiation? Only an instruction can (table.set,
- * table.grow, table.fill, table.copy, table.init, and elem.drop, which changes what a later
- * table.init sees): element segments fill tables while instantiating, before the snapshot, and
- * the glue never writes a table from JS. When no module of a component has any of these, every
- * table is as the snapshot saw it after any invocation, and a reset need not compare ~800 table
- * entries one JS call each (~22 us of each reset, BENCHMARKS.md issue 15).
+ * What a core module's code can change after instantiation beyond memories and globals (which a
+ * snapshot holds):
+ * - tables: only an instruction can write one (table.set, table.grow, table.fill, table.copy,
+ *   table.init): element segments fill tables while instantiating, before the snapshot, and the
+ *   glue never writes a table from JS. When no module of a component can, every table is as the
+ *   snapshot saw it after any invocation, and a reset need not compare ~800 table entries one JS
+ *   call each (~22 us of each reset, BENCHMARKS.md issue 15);
+ * - segments: data.drop and elem.drop empty a passive segment for the rest of the instance's
+ *   life, and no JS API can put it back, so one caller could leave a mark the next would find
+ *   (a later memory.init / table.init traps): such a component is re-instantiated, never reset.
+ *   Neither engine's modules have either instruction.
  *
- * This walks every instruction of every function body with its immediates. It answers `false`
- * (cannot write) only when it decoded every body exactly, each ending on its own `end` at its
- * declared size; anything it does not know (an opcode, a prefix, a malformed body) answers
- * `true`, so a reset keeps comparing. Pure: bytes in, an answer out.
+ * This walks every instruction of every function body with its immediates. It answers "cannot"
+ * only when it decoded every body exactly, each ending on its own `end` at its declared size;
+ * anything it does not know (an opcode, a prefix, a malformed body) answers "can" for both.
+ * Pure: bytes in, facts out.
  */
 import { MalformedModuleError, SECTION, sections } from './wasm-sections.js';
 
@@ -21,6 +26,8 @@ class Unknown extends Error {}
 let b: Uint8Array = new Uint8Array(0);
 let p = 0;
 let limit = 0;
+/** Set by the walk when it meets data.drop or elem.drop. */
+let dropsSegments = false;
 
 function byte(): number {
   if (p >= limit) throw new Unknown();
@@ -73,6 +80,9 @@ function fcOp(): boolean {
   if (sub <= 7) return false; // trunc_sat
   switch (sub) {
     case 9: // data.drop
+      leb(5);
+      dropsSegments = true;
+      return false;
     case 11: // memory.fill mem
     case 16: // table.size
       leb(5);
@@ -88,6 +98,9 @@ function fcOp(): boolean {
       leb(5);
       return true;
     case 13: // elem.drop
+      leb(5);
+      dropsSegments = true;
+      return false;
     case 15: // table.grow
     case 17: // table.fill
       leb(5);
@@ -182,51 +195,69 @@ function instruction(): boolean {
   }
 }
 
-/** Every body of the code section [start, end): true at the first table write or anything not decoded exactly. */
+/** Every body of the code section [p, end): whether any writes a table (Unknown when a body does not decode exactly). */
 function walkBodies(end: number): boolean {
+  let writes = false;
   limit = end;
   const bodies = u32();
   for (let i = 0; i < bodies; i++) {
     const size = u32();
     const bodyEnd = p + size;
-    if (bodyEnd > end) return true;
+    if (bodyEnd > end) throw new Unknown();
     limit = bodyEnd;
     const groups = u32();
     for (let g = 0; g < groups; g++) {
       leb(5);
       const t = byte();
-      if (t < 0x6f || t > 0x7f) return true; // typed-reference locals
+      if (t < 0x6f || t > 0x7f) throw new Unknown(); // typed-reference locals
     }
     let last = -1;
     while (p < bodyEnd) {
       last = b[p]!;
-      if (instruction()) return true;
+      if (instruction()) writes = true;
     }
     // Decoded exactly: the walk stopped at the body's size, on an `end`.
-    if (p !== bodyEnd || last !== 0x0b) return true;
+    if (p !== bodyEnd || last !== 0x0b) throw new Unknown();
     limit = end;
   }
-  return p !== end;
+  if (p !== end) throw new Unknown();
+  return writes;
 }
 
-/** Does any function body of core module `bytes` hold an instruction that writes a table (or one this decoder does not know)? */
-export function mayWriteTables(bytes: Uint8Array): boolean {
+export interface CodeFacts {
+  /** Some instruction can write a table. */
+  writesTables: boolean;
+  /** Some instruction can drop a passive data or element segment. */
+  dropsSegments: boolean;
+}
+
+const CAN_DO_ANYTHING: CodeFacts = { writesTables: true, dropsSegments: true };
+
+/** What the function bodies of core module `bytes` can change (see above); "can" for both when not decoded exactly. */
+export function codeFacts(bytes: Uint8Array): CodeFacts {
   let code: { body: number; end: number } | undefined;
   try {
     code = sections(bytes).find((s) => s.id === SECTION.code);
   } catch (e) {
-    if (e instanceof MalformedModuleError) return true;
+    if (e instanceof MalformedModuleError) return CAN_DO_ANYTHING;
     throw e;
   }
-  if (!code) return false;
+  if (!code) return { writesTables: false, dropsSegments: false };
   b = bytes;
   p = code.body;
+  dropsSegments = false;
   try {
-    return walkBodies(code.end);
+    const writesTables = walkBodies(code.end);
+    return { writesTables, dropsSegments };
   } catch (e) {
-    if (e instanceof Unknown) return true;
+    if (e instanceof Unknown) return CAN_DO_ANYTHING;
     throw e;
   } finally {
     b = new Uint8Array(0);
   }
+}
+
+/** Can any function body of core module `bytes` write a table (or one this decoder does not know)? */
+export function mayWriteTables(bytes: Uint8Array): boolean {
+  return codeFacts(bytes).writesTables;
 }

@@ -1,8 +1,8 @@
 /**
- * table-writes.ts decides whether a reset may skip comparing tables: it must never answer "cannot
- * write a table" for a module that can. Modules assembled from WAT by jco's wasm-tools, one per
- * instruction form; the real components' core modules cross-checked against binaryen's
- * disassembly of the same bytes.
+ * code-facts.ts decides whether a reset may skip comparing tables, and whether a component can be
+ * reset at all (a dropped segment cannot be put back): it must never answer "cannot" for a module
+ * that can. Modules assembled from WAT by jco's wasm-tools, one per instruction form; the real
+ * components' core modules cross-checked against binaryen's instruction counts of the same bytes.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { parse } from '@bytecodealliance/jco';
 import { afterAll, describe, expect, it } from 'vitest';
 import { transpileComponent } from '../../src/build/transpile.js';
-import { mayWriteTables } from '../../src/sandbox/table-writes.js';
+import { codeFacts, mayWriteTables } from '../../src/sandbox/code-facts.js';
 
 const mod = (body: string) => `(module
   (type $v (func))
@@ -33,7 +33,6 @@ const WRITERS: Array<[string, string]> = [
   ['table.fill', fn('(table.fill $t (i32.const 0) (ref.null func) (i32.const 1))')],
   ['table.copy', fn('(table.copy $t $t (i32.const 0) (i32.const 1) (i32.const 1))')],
   ['table.init', fn('(table.init $t $seg (i32.const 0) (i32.const 0) (i32.const 1))')],
-  ['elem.drop', fn('(elem.drop $seg)')],
   ['table.set of externref', fn('(table.set $e (i32.const 0) (ref.null extern))')],
   ['table.set deep in blocks and loops', fn('(block (loop (if (i32.const 1) (then (block (table.set $t (i32.const 1) (ref.null func)))))))')],
   ['table.set after br_table', fn('(block (block (br_table 0 1 0 (i32.const 0)))) (table.set $t (i32.const 2) (ref.null func))')],
@@ -51,7 +50,7 @@ const READERS: Array<[string, string]> = [
   ['control flow: block/loop/if/else/br/br_if/br_table/return/unreachable', fn('(block $a (loop $b (br_if $b (i32.const 0)) (if (i32.const 1) (then (br $a)) (else (nop))) (block (br_table 0 0 0 (i32.const 0))))) (return) (unreachable)')],
   ['locals, globals, select, typed select', fn('(local.set 0 (select (i32.const 1) (i32.const 2) (i32.const 0))) (drop (select (result i64) (i64.const 1) (i64.const 2) (i32.const 0)))', '(local i32)')],
   ['loads, stores, memory.size/grow', fn('(i64.store offset=8 align=4 (i32.const 0) (i64.load (i32.const 0))) (drop (memory.size)) (drop (memory.grow (i32.const 0)))')],
-  ['bulk memory', fn('(memory.copy (i32.const 0) (i32.const 8) (i32.const 4)) (memory.fill (i32.const 0) (i32.const 0) (i32.const 4)) (memory.init $d (i32.const 0) (i32.const 0) (i32.const 1)) (data.drop $d)')],
+  ['bulk memory', fn('(memory.copy (i32.const 0) (i32.const 8) (i32.const 4)) (memory.fill (i32.const 0) (i32.const 0) (i32.const 4)) (memory.init $d (i32.const 0) (i32.const 0) (i32.const 1))')],
   ['saturating truncation and sign extension', fn('(drop (i32.trunc_sat_f32_s (f32.const 1.5))) (drop (i64.extend8_s (i64.const 255)))')],
   ['reference instructions', fn('(drop (ref.is_null (ref.null func))) (drop (ref.func $f))')],
   ['SIMD: consts, shuffles, lanes, loads, lane loads', fn('(drop (i32x4.extract_lane 3 (v128.load offset=16 (i32.const 0)))) (drop (v128.load8_lane 15 (i32.const 0) (v128.const i64x2 0 0))) (v128.store (i32.const 0) (i8x16.swizzle (v128.const i8x16 38 38 38 38 38 38 38 38 38 38 38 38 38 38 38 38) (v128.const i64x2 0 0))) (drop (v128.load32_zero (i32.const 0)))')],
@@ -70,8 +69,8 @@ describe('table writes: every instruction that can change a table is found', () 
 });
 
 describe('table writes: modules that cannot change a table are told apart', () => {
-  it.each(READERS)('%s -> cannot write', async (_what, wat) => {
-    expect(mayWriteTables(await bytesOf(wat))).toBe(false);
+  it.each(READERS)('%s -> cannot write, drops nothing', async (_what, wat) => {
+    expect(codeFacts(await bytesOf(wat))).toEqual({ writesTables: false, dropsSegments: false });
   });
 
   it('a module with no code section cannot write', async () => {
@@ -79,10 +78,21 @@ describe('table writes: modules that cannot change a table are told apart', () =
   });
 });
 
-describe('table writes: what the decoder does not know counts as a write', () => {
+describe('segment drops: a mark no reset can undo', () => {
+  it.each([
+    ['data.drop', fn('(data.drop $d)')],
+    ['elem.drop', fn('(elem.drop $seg)')],
+    ['data.drop after table.set', fn('(table.set $t (i32.const 0) (ref.null func)) (data.drop $d)')],
+    ['data.drop in a function never called', `(func $never (data.drop $d)) ${fn('(nop)')}`],
+  ])('%s -> drops segments', async (_what, wat) => {
+    expect(codeFacts(await bytesOf(wat)).dropsSegments).toBe(true);
+  });
+});
+
+describe('table writes: what the decoder does not know counts as a write and a drop', () => {
   it('exception handling instructions', async () => {
     const wat = '(module (tag $x) (func (export "run") (block $h (try_table (catch $x $h) (throw $x)))))';
-    expect(mayWriteTables(await parse(wat))).toBe(true);
+    expect(codeFacts(await parse(wat))).toEqual({ writesTables: true, dropsSegments: true });
   });
 
   it('every truncation of a module (mid-body, mid-immediate): an answer, never a throw', async () => {
@@ -103,7 +113,7 @@ describe('table writes: what the decoder does not know counts as a write', () =>
   });
 });
 
-describe('table writes: real components agree with binaryen', () => {
+describe('code facts: real components agree with binaryen', () => {
   const temps: string[] = [];
   afterAll(() => temps.forEach((d) => rmSync(d, { recursive: true, force: true })));
   const wasmOpt = resolve(import.meta.dirname, '../../node_modules/.bin/wasm-opt');
@@ -124,10 +134,11 @@ describe('table writes: real components agree with binaryen', () => {
         stdio: ['ignore', 'pipe', 'ignore'],
       }).toString();
       const has = (kinds: RegExp) => metrics.split('\n').some((l) => kinds.test(l));
-      const writes = has(/^ (TableSet|TableGrow|TableFill|TableCopy|TableInit|ElemDrop)\b/);
+      const writes = has(/^ (TableSet|TableGrow|TableFill|TableCopy|TableInit)\b/);
+      const drops = has(/^ (DataDrop|ElemDrop)\b/);
       const unknown = has(/^ (Try|TryTable|Throw|ThrowRef|Rethrow|Struct\w*|Array\w*)\b/);
       expect(has(/^ \[funcs\]/), `${name}: binaryen's metrics were read`).toBe(true);
-      expect(mayWriteTables(data), name).toBe(writes || unknown);
+      expect(codeFacts(data), name).toEqual({ writesTables: writes || unknown, dropsSegments: drops || unknown });
     }
   }, 120_000);
 });
