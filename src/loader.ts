@@ -39,10 +39,9 @@ import type { PreparedModules } from './sandbox/worker-handle.js';
 import { ensureWasmFeatures } from './sandbox/wasm-features.js';
 import { hookGlue } from './sandbox/glue-hook.js';
 import { exposeState } from './sandbox/state-exports.js';
-import type { SkillManifest } from './types.js';
+import type { JsonSchema, SkillManifest } from './types.js';
 import { readRegularFileSync, UnsafeFileError } from './safe-read.js';
 import { primeValidators, standaloneKeyMaterial, standaloneValidators, type ArgsValidatorCode } from './args.js';
-import type { JsonSchema } from './types.js';
 
 export interface LoadedSkill {
   id: string;
