@@ -4,6 +4,10 @@
  * One ajv instance serves every schema. Compiled validators are cached per schema object
  * (WeakMap), and the schema is removed from ajv's own (strong) cache right after compiling, so
  * uninstalled skills' schemas can be collected and two skills may reuse the same `$id`.
+ *
+ * The validators can also come from ajv's standalone code (the same generated function, as
+ * source): the loader caches it with the transpiled component (verified like it) and primes the
+ * cache here, so a fresh process validates its first args without loading ajv at all.
  */
 
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
@@ -11,11 +15,15 @@ import type { ArgumentProblem } from './errors.js';
 import type { JsonSchema } from './types.js';
 import { lazy, lazyRequire } from './lazy.js';
 import { DEFAULT_INVOKER_LIMITS } from './limits.js';
-import { linearRegExp, unsafePatternProblems } from './schema-regex.js';
+import { LINEAR_REGEXP_REQUIRE_ID, linearRegExp, unsafePatternProblems } from './schema-regex.js';
+import { createRequire } from 'node:module';
 
 // ajv is loaded when the first schema is compiled or checked, not when this module is imported
 // (see lazy.ts): args without a schema, and the size and shape checks, never need it.
 const ajvModule = lazyRequire<typeof import('ajv')>('ajv');
+const standaloneModule = lazyRequire<typeof import('ajv/dist/standalone/index.js')>('ajv/dist/standalone/index.js');
+/** `require` for the cached validators' runtime helpers (ajv/dist/runtime/*: a few small files). */
+const requireHere = lazy(() => createRequire(import.meta.url));
 
 export type { ArgumentProblem };
 
@@ -54,7 +62,7 @@ export type PreparedArgs =
  * `allowMatchingProperties` keeps ajv's strict mode from testing property names against
  * patterns with V8's backtracking RegExp while compiling.
  */
-function createAjv(): Ajv {
+function createAjv(source = false): Ajv {
   const { Ajv } = ajvModule();
   return new Ajv({
     strict: true,
@@ -69,12 +77,13 @@ function createAjv(): Ajv {
     removeAdditional: false,
     messages: true,
     allowMatchingProperties: true,
-    code: { regExp: linearRegExp },
+    // `source` keeps each validator's code for standaloneValidators; the validation is the same.
+    code: { regExp: linearRegExp, source },
   });
 }
 
 /** The one ajv instance, created on first use. */
-const getAjv = lazy(createAjv);
+const getAjv = lazy(() => createAjv());
 const compiled = new WeakMap<object, ValidateFunction>();
 const schemaErrors = new WeakMap<object, string[]>();
 
@@ -241,4 +250,81 @@ export function prepareArgs(schema: JsonSchema | undefined, args: unknown, opts:
 export function validateArgs(schema: JsonSchema | undefined, args: unknown, opts: ArgsOptions = {}): ArgumentProblem[] {
   const r = prepareArgs(schema, args, opts);
   return r.ok ? [] : r.problems;
+}
+
+// ---- standalone validators (cached by the loader) ----
+
+/**
+ * What cached validator code depends on besides the schemas; bump it when createAjv's settings
+ * or the regex engine change. ajv's own version is added by standaloneKeyMaterial.
+ */
+const STANDALONE_FORMAT = 'agentos-args-standalone-1';
+
+/** The standalone code of each command's validator, by command name. */
+export type ArgsValidatorCode = Record<string, string>;
+
+/** The text whose hash keys a cached set of validators: format, ajv's version and the schemas. */
+export function standaloneKeyMaterial(schemas: Record<string, JsonSchema>): string {
+  const ajvVersion = (requireHere()('ajv/package.json') as { version: string }).version;
+  return JSON.stringify([STANDALONE_FORMAT, ajvVersion, Object.entries(schemas)]);
+}
+
+/** The ajv instance that keeps its validators' source, created on first use (cache misses only). */
+const getSourceAjv = lazy(() => createAjv(true));
+
+/**
+ * ajv's standalone code for each usable schema of `schemas`, and primes the validator cache with
+ * the compiled functions. A schema that does not compile is left out: its first use compiles it
+ * the ordinary way and reports why it cannot be used.
+ */
+export function standaloneValidators(schemas: Record<string, JsonSchema>): ArgsValidatorCode {
+  const out: ArgsValidatorCode = {};
+  const ajv = getSourceAjv();
+  const standaloneCode = standaloneModule().default;
+  for (const [command, schema] of Object.entries(schemas)) {
+    try {
+      let fn: ValidateFunction;
+      try {
+        fn = ajv.compile(schema);
+      } finally {
+        ajv.removeSchema(schema);
+      }
+      out[command] = standaloneCode(ajv, fn);
+      if (!compiled.has(schema)) compiled.set(schema, fn);
+    } catch {
+      // Not cached; prepareArgs compiles it (and reports the problem) on first use.
+    }
+  }
+  return out;
+}
+
+/** The `require` a cached validator gets: ajv's runtime helpers and the linear-time regex engine, nothing else. */
+function standaloneRequire(id: string): unknown {
+  if (id === LINEAR_REGEXP_REQUIRE_ID) return linearRegExp;
+  if (/^ajv\/dist\/runtime\/[a-z0-9_]+$/.test(id)) return requireHere()(id);
+  throw new Error(`a cached args validator required '${id}'`);
+}
+
+/**
+ * Validators from verified standalone code (see the loader): each command's function becomes the
+ * compiled validator of that command's schema object. Code that does not evaluate is skipped (the
+ * schema is compiled on first use instead). Returns how many were primed.
+ */
+export function primeValidators(schemas: Record<string, JsonSchema>, code: ArgsValidatorCode): number {
+  let primed = 0;
+  for (const [command, schema] of Object.entries(schemas)) {
+    const src = Object.hasOwn(code, command) ? code[command] : undefined;
+    if (typeof src !== 'string' || compiled.has(schema)) continue;
+    try {
+      const mod: { exports: unknown } = { exports: {} };
+      // The same code ajv's compile() would hand to `new Function`, read back from a verified file.
+      new Function('module', 'exports', 'require', src)(mod, mod.exports, standaloneRequire);
+      if (typeof mod.exports !== 'function') continue;
+      compiled.set(schema, mod.exports as ValidateFunction);
+      primed++;
+    } catch {
+      // Compiled on first use instead.
+    }
+  }
+  return primed;
 }

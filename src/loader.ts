@@ -11,6 +11,10 @@
  * and checked against that record, and only the checked bytes are used: the worker imports the
  * JS glue from a data: URL of them, never from the file. A mismatch is audited
  * (`integrity_failure`) and the cache is rebuilt from the verified component.
+ *
+ * The commands' args validators are cached the same way (ajv's standalone code, under
+ * `<cacheDir>/args-<sha256 of ajv's version, its settings and the schemas>`), so that a fresh
+ * process checks its first args without loading ajv (args.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { sha256 } from './hash.js';
@@ -37,8 +41,9 @@ import { hookGlue } from './sandbox/glue-hook.js';
 import { exposeState } from './sandbox/state-exports.js';
 import { codeFacts, type CodeFacts } from './sandbox/code-facts.js';
 import type { TranspileCacheFiles } from './store/transpile-cache.js';
-import type { SkillManifest } from './types.js';
+import type { JsonSchema, SkillManifest } from './types.js';
 import { readRegularFileSync, UnsafeFileError } from './safe-read.js';
+import { primeValidators, standaloneKeyMaterial, standaloneValidators, type ArgsValidatorCode } from './args.js';
 
 export interface LoadedSkill {
   id: string;
@@ -60,6 +65,8 @@ export interface SkillLoaderOptions {
 }
 
 const JS_FILE = 'skill.js';
+/** The one file of an args-validators cache entry: `{ key, validators: { command: code } }`. */
+const ARGS_FILE = 'validators.json';
 
 /** Compiled modules per (component hash, memory cap), shared by every loader in the process. */
 const compiled = new Map<string, Promise<Record<string, WebAssembly.Module>>>();
@@ -170,7 +177,11 @@ export class SkillLoader {
       // Checked again here, not only at install: the host policy may have lowered memory_mb since.
       assertComponentModules(bytes, limits.memoryMb, componentPath, id);
       transpiled = await this.transpiled(hash, bytes, id);
-      modules = await compileModules(transpiled.wasm, hash, memoryBytes, limits.memoryMb, id);
+      const compiling = compileModules(transpiled.wasm, hash, memoryBytes, limits.memoryMb, id);
+      compiling.catch(() => undefined); // rejected while the validators are read: awaited below
+      // While V8 compiles the modules off this thread.
+      await this.argsValidators(installed.manifest, id);
+      modules = await compiling;
     } catch (e) {
       // A limit (the component is the one installed, it asks too much) or a module the parser
       // refuses (damaged or hostile); either way nothing was compiled or instantiated.
@@ -257,13 +268,52 @@ export class SkillLoader {
     return out;
   }
 
+  /**
+   * Primes args.ts's validators of `manifest`'s commands from the cache, verified like the
+   * transpiled files; on a miss, generates them (loading ajv) and writes the cache. Best effort:
+   * whatever is not primed is compiled by the first invocation that needs it, as before.
+   */
+  private async argsValidators(manifest: SkillManifest, id: string): Promise<void> {
+    try {
+      const schemas: Record<string, JsonSchema> = {};
+      for (const [name, spec] of Object.entries(manifest.commands)) if (spec.args !== undefined) schemas[name] = spec.args;
+      if (Object.keys(schemas).length === 0) return;
+      const root = this.registry.cacheDir;
+      const key = `args-${sha256(standaloneKeyMaterial(schemas))}`;
+      const dir = join(root, key);
+      const record = this.registry.transpileCacheRecord(key);
+      if (record) {
+        const got = readRecordedFiles(dir, record, ARGS_FILE);
+        if (got.ok) {
+          const cached = parseValidatorsFile(got.files[ARGS_FILE]!, key);
+          if (cached) {
+            primeValidators(schemas, cached);
+            return;
+          }
+        } else if (got.tampered) {
+          this.registry.recordAudit({
+            type: 'integrity_failure',
+            skillId: id,
+            target: dir,
+            reason: `args validator cache does not match what was recorded when it was written (${got.why}); rebuilt from the manifest`,
+          });
+        }
+      }
+      const validators = standaloneValidators(schemas);
+      if (Object.keys(validators).length === 0) return;
+      await this.writeCache(root, dir, key, { [ARGS_FILE]: Buffer.from(JSON.stringify({ key, validators }), 'utf8') });
+    } catch {
+      // The validators are compiled on first use instead.
+    }
+  }
+
   /** Replace `<cacheDir>/<hash>` with `files` and record their hashes; a failure only costs a rebuild later. */
   private async writeCache(
     root: string,
     dir: string,
     hash: string,
     files: Record<string, Uint8Array>,
-    facts: Record<string, CodeFacts>,
+    facts: Record<string, CodeFacts> = {},
   ): Promise<void> {
     const tmp = join(root, `.tmp-${hash}-${randomUUID()}`);
     try {
@@ -326,6 +376,17 @@ function verifiedTranspile(files: Record<string, Uint8Array>, facts: Record<stri
   };
 }
 
+/** The validators of a verified args cache file, if it is one and for `key`. */
+function parseValidatorsFile(bytes: Uint8Array, key: string): ArgsValidatorCode | undefined {
+  try {
+    const v = JSON.parse(Buffer.from(bytes).toString('utf8')) as { key?: unknown; validators?: unknown };
+    if (v.key !== key || v.validators === null || typeof v.validators !== 'object' || Array.isArray(v.validators)) return undefined;
+    return v.validators as ArgsValidatorCode;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A file name the loader itself writes (no separators, no dot-dot). */
 const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
@@ -338,9 +399,9 @@ type RecordedRead =
  * out, no FIFOs or devices: see safe-read.ts), of the recorded size and sha256. A folder that is
  * simply gone is a cold cache; anything else that does not match is tampering (or damage).
  */
-function readRecordedFiles(dir: string, record: Record<string, { sha256: string; size: number }>): RecordedRead {
+function readRecordedFiles(dir: string, record: Record<string, { sha256: string; size: number }>, required = JS_FILE): RecordedRead {
   const names = Object.keys(record);
-  if (!names.includes(JS_FILE) || !names.every((n) => SAFE_NAME.test(n) && n !== '..')) {
+  if (!names.includes(required) || !names.every((n) => SAFE_NAME.test(n) && n !== '..')) {
     return { ok: false, tampered: false, why: 'the record is unusable' };
   }
   const files: Record<string, Uint8Array> = {};

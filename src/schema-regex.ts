@@ -87,6 +87,9 @@ function hasBackreference(pattern: string): boolean {
   return false;
 }
 
+/** What cached standalone validators `require` for linearRegExp (args.ts resolves it). */
+export const LINEAR_REGEXP_REQUIRE_ID = 'agentos:linear-regexp';
+
 /**
  * ajv's `code.regExp` option: every `pattern` and `patternProperties` test of a compiled
  * validator goes through RE2. Unanchored search, as JSON Schema (and `RegExp.test`) specify.
@@ -96,8 +99,8 @@ export const linearRegExp = Object.assign(
     const re = compileLinear(pattern);
     return { test: (s: string) => re.test(s), toString: () => `re2:${pattern}` };
   },
-  // Only read by ajv's standalone code generation, which this host does not use.
-  { code: 're2js' },
+  // ajv's standalone code calls the engine through this expression (args.ts supplies `require`).
+  { code: `require(${JSON.stringify(LINEAR_REGEXP_REQUIRE_ID)})` },
 );
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -71,3 +71,24 @@ export async function coldRuns(store, skillId, command, argsJson, { n, cold, all
     },
   };
 }
+
+/**
+ * `node args...` from spawn to exit, and to its first stdout byte (parent's wall times, ms);
+ * rejects on a non-zero exit.
+ */
+export function spawnWall(args, { env } = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let firstMs;
+    let err = '';
+    p.stdout.on('data', () => (firstMs ??= performance.now() - t0));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      const exitMs = performance.now() - t0;
+      if (code !== 0) return reject(new Error(`node ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`));
+      resolve({ exitMs, firstMs: firstMs ?? exitMs });
+    });
+  });
+}

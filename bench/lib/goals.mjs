@@ -59,6 +59,10 @@ export function goals(R) {
     add('fresh process -> first QuickJS result <= 150 ms (warm disk cache)', '<= 150 ms', v, 'ms', v <= 150, `parent wall to the result: ${R.cold_start.warm_cache.parent_wall_first_result.median_ms} ms`);
     const c = R.cold_start.cold_cache.in_child_first_result.median_ms;
     add('fresh process -> first QuickJS result <= 150 ms (cold disk cache)', '<= 150 ms', c, 'ms', c <= 150, 'transpile included');
+    const ci = R.cold_start.cli_invoke;
+    if (ci) {
+      add('CLI invoke in a fresh process <= 2.5x `node -e 0` (spawn to exit, warm caches)', '<= 2.5x', ci.ratio_to_node_e_0, 'x', ci.ratio_to_node_e_0 <= 2.5, `${ci.cli_exit.median_ms} ms vs ${ci.node_e_0.median_ms} ms, interleaved; output -> exit ${ci.cli_output_to_exit.median_ms} ms`);
+    }
   }
   for (const mode of ['reuse', 'fresh', 'session']) {
     const t = R.throughput?.[mode];

@@ -3,12 +3,39 @@
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { childScript, coldRuns } from '../lib/child.mjs';
+import { childScript, coldRuns, spawnWall } from '../lib/child.mjs';
 import { CACHE, GREET_JSON, ROOT, SKILLS } from '../lib/env.mjs';
 import { makeStore } from '../lib/hosts.mjs';
-import { summarizeMs } from '../lib/stats.mjs';
+import { round, summarizeMs } from '../lib/stats.mjs';
 
 export const name = 'cold_start';
+
+/**
+ * The real CLI, `agentos-skills invoke example.hello greet` on the warm store, against a bare
+ * `node -e 0`: spawn to exit, one of each per round (interleaved, so load swings hit both).
+ */
+async function cliInvoke(home, rounds) {
+  const cli = [join(ROOT, 'dist/cli/main.js'), 'invoke', 'example.hello', 'greet', '--args', GREET_JSON];
+  const env = { AGENTOS_HOME: home };
+  await spawnWall(cli, { env }); // untimed: fills what a first run fills
+  const bare = [];
+  const runs = [];
+  for (let i = 0; i < rounds; i++) {
+    bare.push(await spawnWall(['-e', '0']));
+    runs.push(await spawnWall(cli, { env }));
+  }
+  const exit = summarizeMs(runs.map((r) => r.exitMs));
+  const nodeBare = summarizeMs(bare.map((r) => r.exitMs));
+  return {
+    what: 'spawn to exit of `node dist/cli/main.js invoke example.hello greet` (warm caches) and of `node -e 0`, interleaved, parent wall',
+    rounds,
+    node_e_0: nodeBare,
+    cli_exit: exit,
+    cli_first_output: summarizeMs(runs.map((r) => r.firstMs)),
+    cli_output_to_exit: summarizeMs(runs.map((r) => r.exitMs - r.firstMs)),
+    ratio_to_node_e_0: round(exit.median_ms / nodeBare.median_ms, 2),
+  };
+}
 
 export async function run(ctx) {
   const store = await makeStore([SKILLS.hello]);
@@ -18,6 +45,7 @@ export async function run(ctx) {
     what: 'fresh `node` process: import dist/index.js, new SkillRegistry, loader.load, new SkillInvoker, first invoke of hello greet (QuickJS). in_child = performance.now() at the result (0 = process start, performance.timeOrigin); parent_wall = spawn to the result line / to exit',
     warm_cache: await coldRuns(store, 'example.hello', 'greet', GREET_JSON, { n: 5, cold: false }),
     cold_cache: await coldRuns(store, 'example.hello', 'greet', GREET_JSON, { n: 3, cold: true }),
+    cli_invoke: await cliInvoke(store.home, 12),
   };
   // What the imports cost on their own (each in a fresh process, dependencies included), and
   // the host bundled into one file by esbuild (native and wasm-carrying packages left external):

@@ -28,6 +28,7 @@ import { loadLib } from './lib.js';
 import { packageInfo } from './package-info.js';
 import { renderError } from './render-error.js';
 import { MAX_AGE_ENV, MAX_EVENTS_ENV } from './retention.js';
+import { TIERING_ENV } from './wasm-tiering.js';
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
@@ -63,6 +64,9 @@ Environment:
   AGENTOS_LOG_LEVEL            also log audit events as JSON lines to stderr (info, warn, ...)
   NO_COLOR / FORCE_COLOR       colour control (colour only on a terminal by default)
   AGENTOS_DEBUG=1              print stacks of internal errors
+  ${TIERING_ENV}     invoke: 'default' = V8's usual wasm tier-up; unset = only code
+                               that runs long is optimized, so a short invocation exits
+                               without waiting for the optimizing compiler
 
 Exit codes:
 ${exitCodeHelp()}`;

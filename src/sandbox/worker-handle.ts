@@ -45,11 +45,47 @@ export type HostCallHandler = (
 
 export type RunOutcome = { kind: 'done'; done: DoneMsg } | { kind: 'terminated'; why: 'timeout' | 'aborted' | 'exited' };
 
-/** The compiled worker script; when running from src/ (tests), the built copy in dist/. */
-function workerScript(): URL {
-  const here = new URL('./worker-thread.js', import.meta.url);
+/** A compiled worker script (worker-thread.js, worker-boot.js); when running from src/ (tests), the built copy in dist/. */
+function workerScript(name = 'worker-thread.js'): URL {
+  const here = new URL(`./${name}`, import.meta.url);
   if (existsSync(fileURLToPath(here))) return here;
-  return new URL('../../dist/sandbox/worker-thread.js', import.meta.url);
+  return new URL(`../../dist/sandbox/${name}`, import.meta.url);
+}
+
+/** Wasm memory is capped in the modules; this caps the JS glue around the instance. */
+const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
+
+/** A thread started ahead of its skill (worker-boot.ts), waiting for its boot data. */
+let prestarted: Worker | undefined;
+
+/**
+ * Starts a worker thread before the skill it will run is known, for a process that is about to
+ * make its first worker (the CLI's `invoke`): the next SkillWorker takes it instead of starting
+ * one, and sends it the boot data a new thread would get as `workerData`. Same script, same
+ * limits, same execArgv. Until taken it does not keep the process alive.
+ */
+export function prestartWorkerThread(): void {
+  if (prestarted) return;
+  const w = new Worker(workerScript('worker-boot.js'), { resourceLimits: RESOURCE_LIMITS, execArgv: workerExecArgv() });
+  w.unref();
+  const forget = () => {
+    if (prestarted === w) prestarted = undefined;
+  };
+  w.on('error', forget);
+  w.on('exit', forget);
+  prestarted = w;
+}
+
+/** Ends the pre-started thread if no SkillWorker took it. */
+export async function discardPrestartedThread(): Promise<void> {
+  const w = prestarted;
+  prestarted = undefined;
+  await w?.terminate();
+}
+
+/** Whether a pre-started thread is waiting (for tests). */
+export function hasPrestartedThread(): boolean {
+  return prestarted !== undefined;
 }
 
 /** execArgv for a skill worker: undefined = inherit the host's. */
@@ -108,17 +144,25 @@ export class SkillWorker {
       tally: this.tally.buffer,
       fs: settings.fs,
     };
-    this.worker = new Worker(workerScript(), {
-      workerData: boot,
-      transferList: [port2],
-      // Wasm memory is capped in the modules; this caps the JS glue around the instance.
-      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
-      // Workers inherit the host's execArgv; `--input-type` (a host run as `node --input-type=module
-      // -e ...`) makes every worker fail to start, since the worker is a file.
-      execArgv: workerExecArgv(),
-      // Worker stdout is redirected to stderr inside the worker (worker-thread.ts): no pipes here, they
-      // would keep the process alive and pile listeners on process.stderr.
-    });
+    const pre = prestarted;
+    prestarted = undefined;
+    if (pre) {
+      // Started ahead (worker-boot.ts): its first message becomes its workerData.
+      this.worker = pre;
+      pre.ref();
+      pre.postMessage(boot, [port2]);
+    } else {
+      this.worker = new Worker(workerScript(), {
+        workerData: boot,
+        transferList: [port2],
+        resourceLimits: RESOURCE_LIMITS,
+        // Workers inherit the host's execArgv; `--input-type` (a host run as `node --input-type=module
+        // -e ...`) makes every worker fail to start, since the worker is a file.
+        execArgv: workerExecArgv(),
+        // Worker stdout is redirected to stderr inside the worker (worker-thread.ts): no pipes here, they
+        // would keep the process alive and pile listeners on process.stderr.
+      });
+    }
     this.channel = new ChannelEnd<HostToWorker, WorkerToHost>(sab, port1, 'main', bounds);
     port1.unref();
     this.worker.on('error', (e: Error & { code?: string }) => {

@@ -36,6 +36,8 @@ export interface RunOptions {
   input?: string;
   cwd?: string;
   timeoutMs?: number;
+  /** Flags for `node` itself, before the script (V8 flags such as --trace-wasm-compilation-times). */
+  nodeArgs?: string[];
 }
 
 /** Env of the child: no colour forcing, no inherited agentos settings. */
@@ -53,7 +55,7 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
 }
 
 export function cli(args: string[], opts: RunOptions = {}): Promise<CliRun> {
-  const argv = [MAIN, ...args];
+  const argv = [...(opts.nodeArgs ?? []), MAIN, ...args];
   const env = childEnv({ ...(opts.home ? { AGENTOS_HOME: opts.home } : {}), ...opts.env });
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, argv, { env, cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -9,6 +9,7 @@ import type { Phase } from '../../types.js';
 import type { CliContext } from '../context.js';
 import { intOption, parseArgsJson } from '../parse.js';
 import { visible } from '../sanitize.js';
+import { applyOneShotTiering } from '../wasm-tiering.js';
 
 interface InvokeOpts {
   args?: string;
@@ -29,6 +30,16 @@ export function register(program: Command, ctx: CliContext): void {
       const out = ctx.out;
       // Usage errors first: nothing is opened for a bad command line.
       const args = opts.args === undefined ? {} : parseArgsJson(opts.args);
+      // Before any module of the skill is compiled (see wasm-tiering.ts).
+      applyOneShotTiering(ctx.io.env);
+      // The invocation will need a worker thread: start it now, so that Node's start-up of the
+      // thread runs while the store opens and the skill loads (sandbox/worker-boot.ts). Not in
+      // the planning phase, which refuses every invocation.
+      if (opts.phase === 'execution') {
+        const { prestartWorkerThread, discardPrestartedThread } = await import('../../sandbox/worker-handle.js');
+        prestartWorkerThread();
+        ctx.onClose(discardPrestartedThread);
+      }
       const registry = ctx.openRegistry(cmd);
       const [{ SkillLoader }, { SkillInvoker }] = await Promise.all([import('../../loader.js'), import('../../invoker.js')]);
       const loader = new SkillLoader(registry);
