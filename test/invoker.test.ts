@@ -226,6 +226,29 @@ describe('gates', () => {
     }
   });
 
+  it('a disable, uninstall or re-install through another connection to the store stops the next invoke', async () => {
+    const inv = new SkillInvoker(h.loader, { phase: 'execution' });
+    const other = new SkillRegistry({ home: h.home });
+    try {
+      for (let i = 0; i < 3; i++) await expect(inv.invoke('example.hello', 'greet', { name: 'A' })).resolves.toEqual({ greeting: 'Hello, A!' });
+      other.disable('example.hello');
+      await expect(inv.invoke('example.hello', 'greet', { name: 'A' })).rejects.toMatchObject({ state: 'disabled' });
+      other.enable('example.hello');
+      await expect(inv.invoke('example.hello', 'greet', { name: 'A' })).resolves.toEqual({ greeting: 'Hello, A!' });
+      other.uninstall('example.hello');
+      await expect(inv.invoke('example.hello', 'greet', { name: 'A' })).rejects.toMatchObject({ state: 'not_installed' });
+      // Re-installed (new skills start disabled), then enabled: runs again.
+      await other.install(SKILLS.hello);
+      await expect(inv.invoke('example.hello', 'greet', { name: 'A' })).rejects.toMatchObject({ state: 'disabled' });
+      other.enable('example.hello');
+      await expect(inv.invoke('example.hello', 'greet', { name: 'A' })).resolves.toEqual({ greeting: 'Hello, A!' });
+    } finally {
+      if (!h.registry.isEnabled('example.hello')) h.registry.enable('example.hello');
+      other.close();
+      await inv.close();
+    }
+  });
+
   it('usage figures are counted per skill and reach the registry', async () => {
     const inv = new SkillInvoker(h.loader, { phase: 'execution' });
     const before = h.registry.usage('example.hello');

@@ -543,6 +543,33 @@ describe('SkillRegistry: sharing one store', () => {
     expect(b.list()).toEqual([]);
   });
 
+  it('state() sees another connection’s disable, uninstall and re-install at once, and its own writes', async () => {
+    const a = registry({ home });
+    const b = registry({ home });
+    await b.install(skillDir('a'));
+    b.enable('example.test');
+    // Asked twice: the second answer may come from a's cache of state() answers.
+    for (let i = 0; i < 2; i++) expect(a.state('example.test')?.enabled).toBe(true);
+    const first = a.state('example.test')!.componentHash;
+    b.disable('example.test');
+    expect(a.state('example.test')?.enabled).toBe(false);
+    a.enable('example.test');
+    expect(a.state('example.test')?.enabled).toBe(true);
+    a.disable('example.test');
+    expect(a.state('example.test')?.enabled).toBe(false);
+    b.enable('example.test');
+    expect(a.state('example.test')?.enabled).toBe(true);
+    b.uninstall('example.test');
+    expect(a.state('example.test')).toBeUndefined();
+    expect(a.state('example.test')).toBeUndefined();
+    const again = await b.install(skillDir('b', manifest(), components.logFs));
+    expect(a.state('example.test')).toEqual({ enabled: false, componentHash: again.componentHash });
+    expect(again.componentHash).not.toBe(first);
+    // What a caller does to an answer does not change the next one.
+    a.state('example.test')!.enabled = true;
+    expect(a.state('example.test')?.enabled).toBe(false);
+  });
+
   describe('with a child process', () => {
     let bundle: string;
     beforeAll(async () => {
@@ -599,6 +626,25 @@ describe('SkillRegistry: sharing one store', () => {
       expect(parent.usage('from.child').failuresByCode).toEqual({ TIMEOUT: 1 });
       expect(parent.auditEvents({ skillId: 'from.child' }).map((e) => e.type)).toEqual(['enabled', 'installed']);
       expect(existsSync(parent.get('from.child')!.componentPath)).toBe(true);
+    });
+
+    it('state() sees a child process’s disable, uninstall and re-install at the next call', async () => {
+      const parent = registry({ home });
+      const first = await parent.install(skillDir('p', manifest({ id: 'from.parent' })));
+      parent.enable('from.parent');
+      for (let i = 0; i < 3; i++) expect(parent.state('from.parent')).toEqual({ enabled: true, componentHash: first.componentHash });
+      const run = (script: string) => child(`const r = new SkillRegistry({ home: process.argv.at(-2) }); const dir = process.argv.at(-1);\n${script}\nr.close(); console.log('null');`, home, skillDir('c', manifest({ id: 'from.parent' }), components.logFs));
+      await run(`r.disable('from.parent');`);
+      expect(parent.state('from.parent')?.enabled).toBe(false);
+      await run(`r.enable('from.parent');`);
+      expect(parent.state('from.parent')?.enabled).toBe(true);
+      await run(`r.uninstall('from.parent');`);
+      expect(parent.state('from.parent')).toBeUndefined();
+      await run(`await r.install(dir); r.enable('from.parent');`);
+      const now = parent.state('from.parent');
+      expect(now?.enabled).toBe(true);
+      expect(now?.componentHash).not.toBe(first.componentHash);
+      expect(now?.componentHash).toBe(parent.get('from.parent')!.componentHash);
     });
 
     it('concurrent writers in several processes lose nothing', async () => {

@@ -55,6 +55,9 @@ export interface SkillRow {
 /** What install writes: the manifest as JSON text (manifest_rev is renewed by the statement). */
 export type SkillRowInput = Omit<SkillRow, 'manifest_rev' | 'manifest_bytes'> & { manifest: string };
 
+/** What the invoker checks on every call. */
+export type SkillState = { enabled: boolean; componentHash: string };
+
 type Parsed = { rev: string; manifest: SkillManifest; imports: string[]; manifestError?: string };
 
 const ROW_COLUMNS =
@@ -73,9 +76,17 @@ export class SkillRows {
   private readonly stmts: ReturnType<typeof prepare>;
   /** Parsed manifests by skill id, valid while the row's manifest_rev is unchanged. */
   private readonly parsed = new Map<string, Parsed>();
+  /**
+   * state() answers (null: not installed), valid while `PRAGMA data_version` keeps the value it
+   * had when they were read (it changes when another connection or process commits) and this
+   * connection has not written the table since. The pragma is cheaper than the query it saves
+   * on every invoke.
+   */
+  private readonly states = new Map<string, SkillState | null>();
+  private statesVersion: number | undefined;
 
   constructor(
-    db: SqlDatabase,
+    private readonly db: SqlDatabase,
     private readonly opts: { componentPath: (hash: string) => string; maxManifestBytes: number | undefined },
   ) {
     this.stmts = prepare(db);
@@ -94,21 +105,46 @@ export class SkillRows {
     return (this.stmts.list.all() as SkillRow[]).map((r) => this.toSkill(r));
   }
 
-  state(id: string): { enabled: boolean; componentHash: string } | undefined {
+  /** Whether `id` is installed and enabled, and its component's hash, as committed now. */
+  state(id: string): SkillState | undefined {
+    // Inside a transaction of this connection what is read may yet be rolled back: not cached.
+    if (this.db.inTransaction) return this.readState(id);
+    // Read first: a commit between it and the query below only costs a needless re-read later.
+    const version = (this.stmts.dataVersion.get() as { data_version: number }).data_version;
+    if (version !== this.statesVersion) {
+      this.states.clear();
+      this.statesVersion = version;
+    }
+    let s = this.states.get(id);
+    if (s === undefined) {
+      s = this.readState(id) ?? null;
+      this.states.set(id, s);
+    }
+    // A copy: the caller may change what it gets.
+    return s ? { enabled: s.enabled, componentHash: s.componentHash } : undefined;
+  }
+
+  private readState(id: string): SkillState | undefined {
     const row = this.stmts.state.get(id) as { enabled: number; component_hash: string } | undefined;
     return row ? { enabled: row.enabled === 1, componentHash: row.component_hash } : undefined;
   }
 
+  // Every write below forgets the state() answers: data_version does not change for this
+  // connection's own commits.
+
   upsert(row: SkillRowInput): void {
+    this.states.clear();
     this.stmts.upsert.run(row);
   }
 
   /** Returns the number of rows changed (0: not installed). */
   setEnabled(id: string, enabled: boolean, at: string): number {
+    this.states.clear();
     return this.stmts.setEnabled.run(enabled ? 1 : 0, at, id).changes;
   }
 
   delete(id: string): void {
+    this.states.clear();
     this.stmts.delete.run(id);
     this.parsed.delete(id);
   }
@@ -182,6 +218,7 @@ function prepare(db: SqlDatabase) {
     get: db.prepare(`SELECT ${ROW_COLUMNS} FROM skills WHERE id = ?`),
     manifestText: db.prepare('SELECT manifest, manifest_rev FROM skills WHERE id = ?'),
     state: db.prepare('SELECT enabled, component_hash FROM skills WHERE id = ?'),
+    dataVersion: db.prepare('PRAGMA data_version'),
     list: db.prepare(`SELECT ${ROW_COLUMNS} FROM skills ORDER BY id`),
     upsert: db.prepare(`
       INSERT INTO skills (id, name, version, description, manifest, manifest_rev, enabled, component_hash, component_size, imports, source_dir, installed_at, updated_at)
