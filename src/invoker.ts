@@ -47,6 +47,7 @@ import { WorkerPool, type PoolOptions, type WorkerSpec } from './sandbox/pool.js
 import { channelBounds, type ChannelBounds } from './sandbox/channel.js';
 import type { DoneMsg, LogLine } from './sandbox/protocol.js';
 import { UsageCounter, type SkillUsage } from './usage.js';
+import { InvocationAbort } from './invocation-abort.js';
 import type { AuditEventInput, AuditLogger, Phase } from './types.js';
 import { resolveInvokerLimits, type InvokerLimits } from './limits.js';
 
@@ -109,7 +110,7 @@ export class SkillInvoker {
   private readonly caps = new Map<string, SkillCapabilities>();
   /** Usage figures: counted here, batched to the registry off the hot path (flushed every second and at close). */
   private readonly usageCounter = new UsageCounter((batch) => this.registry.recordUsageBatch(batch));
-  private readonly inflight = new Set<AbortController>();
+  private readonly inflight = new Set<InvocationAbort>();
   /** The caller of each invocation in flight, by invocation id: stamped on its audit events. */
   private readonly callers = new Map<string, string>();
   private closed = false;
@@ -302,7 +303,7 @@ export class SkillInvoker {
   ): Promise<unknown> {
     const skillId = skill.id;
     const ctx = { skillId, command };
-    const controller = new AbortController();
+    const controller = new InvocationAbort();
     this.inflight.add(controller);
     const onCallerAbort = () => controller.abort(new DOMException('aborted by the caller', 'AbortError'));
     if (opts.signal?.aborted) onCallerAbort();
@@ -315,7 +316,7 @@ export class SkillInvoker {
     const redactor = new SecretRedactor();
     try {
       const worker = await this.pool
-        .acquire(this.workerSpec(skill, opts.session), controller.signal)
+        .acquire(this.workerSpec(skill, opts.session), controller)
         .catch((e: unknown) => {
           // The pool knows nothing of skills: give its errors this invocation's context.
           if (this.closed) throw new InvokerClosedError(ctx);
@@ -327,7 +328,7 @@ export class SkillInvoker {
       // finish (ended by a deadline or abort, or its guest blocked on a reply that will not come).
       let fate: 'release' | 'discard' = 'release';
       try {
-        if (controller.signal.aborted) throw failureError({ kind: this.closed ? 'closed' : 'aborted' }, ctx);
+        if (controller.aborted) throw failureError({ kind: this.closed ? 'closed' : 'aborted' }, ctx);
         const caps = this.capabilities(skill);
         const net = scopeNetToInvocation(caps.net, redactor, ({ name, origin }) =>
           this.audit({ type: 'secret_used', invocationId, skillId, command, capability: 'net', target: origin, operation: name, meta: { secret: name, origin } }),
@@ -348,7 +349,7 @@ export class SkillInvoker {
         // The deadline covers the skill's own time, not the wait for a free worker.
         timer = setTimeout(() => controller.abort(new DOMException('deadline', 'TimeoutError')), timeoutMs);
         fate = 'discard';
-        const outcome = await worker.run({ t: 'invoke', command, args: argsJson, session: opts.session }, handler, controller.signal).catch((e: unknown) => {
+        const outcome = await worker.run({ t: 'invoke', command, args: argsJson, session: opts.session }, handler, controller).catch((e: unknown) => {
           const failure = runErrorFailure(e);
           throw failure ? this.fail(record, failure) : e;
         });

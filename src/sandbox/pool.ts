@@ -7,6 +7,7 @@
  * key that has no idle worker, an idle worker of another key is evicted to make room.
  */
 import { InvocationAbortedError, InvokerClosedError, QueueFullError } from '../errors.js';
+import type { AbortLike } from '../invocation-abort.js';
 import { SkillWorker, type PreparedModules, type WorkerSettings } from './worker-handle.js';
 
 export interface PoolOptions {
@@ -30,7 +31,7 @@ interface Waiter {
   spec: WorkerSpec;
   resolve: (w: SkillWorker) => void;
   reject: (e: unknown) => void;
-  signal?: AbortSignal | undefined;
+  signal?: AbortLike | undefined;
   onAbort?: () => void;
 }
 
@@ -62,7 +63,7 @@ export class WorkerPool {
   }
 
   /** A ready worker for `spec.key`: idle, new, or after waiting in the queue. */
-  async acquire(spec: WorkerSpec, signal?: AbortSignal): Promise<SkillWorker> {
+  async acquire(spec: WorkerSpec, signal?: AbortLike): Promise<SkillWorker> {
     if (this.closed) throw new InvokerClosedError();
     const w = this.tryTake(spec);
     if (w) return this.whenReady(w, signal);
@@ -137,7 +138,7 @@ export class WorkerPool {
   }
 
   /** Waits for the worker's instance; an abort meanwhile gives the worker back (it is healthy). */
-  private async whenReady(w: SkillWorker, signal?: AbortSignal): Promise<SkillWorker> {
+  private async whenReady(w: SkillWorker, signal?: AbortLike): Promise<SkillWorker> {
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<'aborted'>((resolve) => {
       if (!signal) return;

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { TimeSlice } from '../capabilities/time-slice.js';
+import type { AbortLike } from '../invocation-abort.js';
 import { ChannelEnd, channelBounds, createChannelBuffer, type ChannelBounds } from './channel.js';
 import type { CallMsg, DoneMsg, HostToWorker, InvokeMsg, ReplyMsg, WorkerBoot, WorkerToHost } from './protocol.js';
 import type { LocalFsSpec } from '../capabilities/fs-local.js';
@@ -216,7 +217,7 @@ export class SkillWorker {
   async run(
     msg: InvokeMsg,
     onCall: HostCallHandler,
-    signal: AbortSignal,
+    signal: AbortLike,
   ): Promise<RunOutcome> {
     if (this.dead) return { kind: 'terminated', why: 'exited' };
     if (signal.aborted) {
@@ -272,7 +273,7 @@ export class SkillWorker {
   }
 }
 
-function abortWhy(signal: AbortSignal): 'timeout' | 'aborted' | 'exited' {
+function abortWhy(signal: AbortLike): 'timeout' | 'aborted' | 'exited' {
   if (!signal.aborted) return 'exited';
   const r = signal.reason as { name?: string } | undefined;
   return r?.name === 'TimeoutError' ? 'timeout' : 'aborted';
