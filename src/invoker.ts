@@ -43,6 +43,7 @@ import type { LoadedSkill, SkillLoader } from './loader.js';
 import { DEFAULT_HOST_POLICY, type HostPolicy } from './policy.js';
 import type { SkillRegistry } from './registry.js';
 import { createHostCallHandler, type InvocationRecord, type SkillCapabilities } from './sandbox/host-calls.js';
+import type { HostCallHandler } from './sandbox/worker-handle.js';
 import { WorkerPool, type PoolOptions, type WorkerSpec } from './sandbox/pool.js';
 import { channelBounds, type ChannelBounds } from './sandbox/channel.js';
 import type { DoneMsg, LogLine } from './sandbox/protocol.js';
@@ -313,7 +314,8 @@ export class SkillInvoker {
     let timer: NodeJS.Timeout | undefined;
     const record: InvocationRecord = { invocationId, skillId, command, hostCalls: 0, ioBytes: 0 };
     // The secret values this invocation sent: kept out of what the guest and the caller see.
-    const redactor = new SecretRedactor();
+    // Made with the host-call handler, at the guest's first host call (none were sent before).
+    let redactor: SecretRedactor | undefined;
     try {
       const worker = await this.pool
         .acquire(this.workerSpec(skill, opts.session), controller)
@@ -330,22 +332,31 @@ export class SkillInvoker {
       try {
         if (controller.aborted) throw failureError({ kind: this.closed ? 'closed' : 'aborted' }, ctx);
         const caps = this.capabilities(skill);
-        const net = scopeNetToInvocation(caps.net, redactor, ({ name, origin }) =>
-          this.audit({ type: 'secret_used', invocationId, skillId, command, capability: 'net', target: origin, operation: name, meta: { secret: name, origin } }),
-        );
-        const handler = createHostCallHandler(
-          { ...caps, net },
-          {
-            maxHostCalls: this.limits.maxHostCalls,
-            maxIoBytes: this.limits.maxIoBytes,
-            maxAuditedDenials: this.limits.maxAuditedDenials,
-            bounds: this.bounds,
-            tally: worker.tally,
-          },
-          record,
-          controller.signal,
-          (e) => this.audit(redactor.json(e)),
-        );
+        // Most invocations make no host call: the handler, its redactor and the real AbortSignal
+        // the capabilities need are made at the first one.
+        let serve: HostCallHandler | undefined;
+        const handler: HostCallHandler = (call, payload) => {
+          if (!serve) {
+            const r = (redactor = new SecretRedactor());
+            const net = scopeNetToInvocation(caps.net, r, ({ name, origin }) =>
+              this.audit({ type: 'secret_used', invocationId, skillId, command, capability: 'net', target: origin, operation: name, meta: { secret: name, origin } }),
+            );
+            serve = createHostCallHandler(
+              { ...caps, net },
+              {
+                maxHostCalls: this.limits.maxHostCalls,
+                maxIoBytes: this.limits.maxIoBytes,
+                maxAuditedDenials: this.limits.maxAuditedDenials,
+                bounds: this.bounds,
+                tally: worker.tally,
+              },
+              record,
+              controller.signal,
+              (e) => this.audit(r.json(e)),
+            );
+          }
+          return serve(call, payload);
+        };
         // The deadline covers the skill's own time, not the wait for a free worker.
         timer = setTimeout(() => controller.abort(new DOMException('deadline', 'TimeoutError')), timeoutMs);
         fate = 'discard';
@@ -356,7 +367,7 @@ export class SkillInvoker {
         const measure = this.failureContext(skill, timeoutMs);
         if (outcome.kind === 'terminated') throw this.fail(record, terminatedFailure(outcome.why, worker, measure));
         fate = 'release';
-        return this.settle(record, redactor.json(outcome.done), measure, opts);
+        return this.settle(record, redactor ? redactor.json(outcome.done) : outcome.done, measure, opts);
       } finally {
         if (fate === 'release') this.pool.release(worker);
         else this.pool.discard(worker);

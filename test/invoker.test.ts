@@ -273,6 +273,45 @@ describe('gates', () => {
   });
 });
 
+describe('a host call in flight when the invocation ends', () => {
+  // A far server that never answers: the request only ends when its signal aborts.
+  const started: AbortSignal[] = [];
+  const hanging: FetchLike = (_url, init) =>
+    new Promise((_resolve, reject) => {
+      started.push(init.signal!);
+      init.signal!.addEventListener('abort', () => reject(init.signal!.reason), { once: true });
+    });
+  let h: Host;
+  beforeAll(async () => {
+    h = await host([SKILLS.fetch], { fetch: hanging });
+  });
+  afterAll(() => h.close());
+
+  it('the deadline aborts the request the capability made', async () => {
+    const err = await h.invoker.invoke('example.fetch', 'fetch', { domain: 'api.github.com' }, { timeoutMs: 300 }).catch((e) => e);
+    expect(err).toBeInstanceOf(SkillTimeoutError);
+    expect(started).toHaveLength(1);
+    // By the invocation's end, not by the fetch call's own deadline (the skill's 10 s).
+    expect(started[0]!.aborted).toBe(true);
+    expect((started[0]!.reason as Error).message).toBe('aborted');
+  });
+
+  it("the caller's abort aborts the request the capability made", async () => {
+    started.length = 0;
+    const ac = new AbortController();
+    const p = h.invoker.invoke('example.fetch', 'fetch', { domain: 'api.github.com' }, { signal: ac.signal }).catch((e) => e);
+    while (started.length === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(started[0]!.aborted).toBe(false);
+    ac.abort();
+    expect((await p).code).toBe('ABORTED');
+    expect(started[0]!.aborted).toBe(true);
+    expect((started[0]!.reason as Error).message).toBe('aborted');
+    // and the skill runs again after it
+    const err = await h.invoker.invoke('example.fetch', 'fetch', { domain: 'api.github.com' }, { timeoutMs: 300 }).catch((e) => e);
+    expect(err).toBeInstanceOf(SkillTimeoutError);
+  });
+});
+
 describe('stored components', () => {
   it('a tampered component is refused with IntegrityError, audited', async () => {
     const home = await tempDir();
