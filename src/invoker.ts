@@ -43,7 +43,7 @@ import type { LoadedSkill, SkillLoader } from './loader.js';
 import { DEFAULT_HOST_POLICY, type HostPolicy } from './policy.js';
 import type { SkillRegistry } from './registry.js';
 import { createHostCallHandler, type InvocationRecord, type SkillCapabilities } from './sandbox/host-calls.js';
-import type { HostCallHandler } from './sandbox/worker-handle.js';
+import type { HostCallHandler, SkillWorker } from './sandbox/worker-handle.js';
 import { WorkerPool, type PoolOptions, type WorkerSpec } from './sandbox/pool.js';
 import { channelBounds, type ChannelBounds } from './sandbox/channel.js';
 import type { DoneMsg, LogLine } from './sandbox/protocol.js';
@@ -109,6 +109,7 @@ export class SkillInvoker {
   private readonly pool: WorkerPool;
   private readonly maxQueue: number;
   private readonly caps = new Map<string, SkillCapabilities>();
+  private readonly specs = new WeakMap<LoadedSkill, WorkerSpec>();
   /** Usage figures: counted here, batched to the registry off the hot path (flushed every second and at close). */
   private readonly usageCounter = new UsageCounter((batch) => this.registry.recordUsageBatch(batch));
   private readonly inflight = new Set<InvocationAbort>();
@@ -277,11 +278,21 @@ export class SkillInvoker {
 
   /** The kind of worker `skill` runs in (its key, instance settings and compiled modules). */
   private workerSpec(skill: LoadedSkill, session: string | undefined): WorkerSpec {
+    // Made once per loaded skill: the same key string each time also spares the pool's Map its hashing.
+    let spec = this.specs.get(skill);
+    if (!spec) {
+      spec = this.newWorkerSpec(skill);
+      this.specs.set(skill, spec);
+    }
+    return session === undefined ? spec : { ...spec, session };
+  }
+
+  private newWorkerSpec(skill: LoadedSkill): WorkerSpec {
     const reuse = this.reuses(skill.id);
     const fs = this.capabilities(skill).fs.settings;
     return {
       key: `${skill.id}@${skill.hash}:${reuse ? 'reuse' : 'fresh'}`,
-      session,
+      session: undefined,
       prepared: skill.prepared,
       settings: {
         freshInstance: !reuse,
@@ -317,15 +328,16 @@ export class SkillInvoker {
     // Made with the host-call handler, at the guest's first host call (none were sent before).
     let redactor: SecretRedactor | undefined;
     try {
-      const worker = await this.pool
-        .acquire(this.workerSpec(skill, opts.session), controller)
-        .catch((e: unknown) => {
-          // The pool knows nothing of skills: give its errors this invocation's context.
-          if (this.closed) throw new InvokerClosedError(ctx);
-          if (e instanceof InvocationAbortedError) throw new InvocationAbortedError(ctx);
-          if (e instanceof QueueFullError) throw new QueueFullError(this.maxQueue, ctx);
-          throw e;
-        });
+      let worker: SkillWorker;
+      try {
+        worker = await this.pool.acquire(this.workerSpec(skill, opts.session), controller);
+      } catch (e) {
+        // The pool knows nothing of skills: give its errors this invocation's context.
+        if (this.closed) throw new InvokerClosedError(ctx);
+        if (e instanceof InvocationAbortedError) throw new InvocationAbortedError(ctx);
+        if (e instanceof QueueFullError) throw new QueueFullError(this.maxQueue, ctx);
+        throw e;
+      }
       // This try/finally owns the worker: it goes back to the pool unless it ran and did not
       // finish (ended by a deadline or abort, or its guest blocked on a reply that will not come).
       let fate: 'release' | 'discard' = 'release';

@@ -35,7 +35,8 @@ export interface SkillUsage extends Usage {
  * hot path: `flushMs` after the first unsent one, and on `flush()`.
  */
 export class UsageCounter {
-  private readonly stats = new Map<string, SkillUsage>();
+  /** `lastAt` is kept as a number (ms) and written as ISO text when read: formatting costs ~0.7 µs per invoke. */
+  private readonly stats = new Map<string, Omit<SkillUsage, 'lastAt'> & { lastAtMs: number | null }>();
   private pending: UsageSample[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -47,7 +48,7 @@ export class UsageCounter {
   count(sample: UsageSample): void {
     let u = this.stats.get(sample.skillId);
     if (!u) {
-      u = { skillId: sample.skillId, invocations: 0, ok: 0, failures: {}, totalMs: 0, meanMs: 0, lastAt: null };
+      u = { skillId: sample.skillId, invocations: 0, ok: 0, failures: {}, totalMs: 0, meanMs: 0, lastAtMs: null };
       this.stats.set(sample.skillId, u);
     }
     u.invocations++;
@@ -58,7 +59,7 @@ export class UsageCounter {
     }
     u.totalMs += sample.ms;
     u.meanMs = u.totalMs / u.invocations;
-    u.lastAt = new Date().toISOString();
+    u.lastAtMs = Date.now();
     this.pending.push(sample);
     if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.flushMs);
@@ -82,11 +83,16 @@ export class UsageCounter {
   /** A copy of one skill's figures. */
   get(skillId: string): SkillUsage | undefined {
     const u = this.stats.get(skillId);
-    return u && { ...u, failures: { ...u.failures } };
+    return u && copy(u);
   }
 
   /** Copies of every skill's figures. */
   all(): SkillUsage[] {
-    return [...this.stats.values()].map((u) => ({ ...u, failures: { ...u.failures } }));
+    return [...this.stats.values()].map(copy);
   }
+}
+
+function copy(u: Omit<SkillUsage, 'lastAt'> & { lastAtMs: number | null }): SkillUsage {
+  const { lastAtMs, ...rest } = u;
+  return { ...rest, failures: { ...u.failures }, lastAt: lastAtMs === null ? null : new Date(lastAtMs).toISOString() };
 }

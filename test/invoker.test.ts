@@ -255,6 +255,12 @@ describe('gates', () => {
     await inv.invoke('example.hello', 'greet', { name: 'U' });
     await inv.invoke('example.hello', 'nope', {}).catch(() => undefined);
     expect(inv.usage('example.hello')).toMatchObject({ invocations: 2, ok: 1, failures: { COMMAND_NOT_FOUND: 1 } });
+    // lastAt: ISO text of the last invocation's end, the same in usage() and usage(id).
+    const at = inv.usage('example.hello')!.lastAt!;
+    expect(new Date(at).toISOString()).toBe(at);
+    expect(Date.now() - Date.parse(at)).toBeGreaterThanOrEqual(0);
+    expect(inv.usage().find((u) => u.skillId === 'example.hello')?.lastAt).toBe(at);
+    expect(Object.keys(inv.usage('example.hello')!)).toEqual(['skillId', 'invocations', 'ok', 'failures', 'totalMs', 'meanMs', 'lastAt']);
     await inv.close(); // flushes the batched figures
     const after = h.registry.usage('example.hello');
     expect(after.invocations - before.invocations).toBe(2);

@@ -138,7 +138,12 @@ export class WorkerPool {
   }
 
   /** Waits for the worker's instance; an abort meanwhile gives the worker back (it is healthy). */
-  private async whenReady(w: SkillWorker, signal?: AbortLike): Promise<SkillWorker> {
+  private whenReady(w: SkillWorker, signal?: AbortLike): SkillWorker | Promise<SkillWorker> {
+    // Booted: nothing to wait for (an abort is the caller's to see, as when `ready` wins the race).
+    return w.booted ? w : this.waitReady(w, signal);
+  }
+
+  private async waitReady(w: SkillWorker, signal?: AbortLike): Promise<SkillWorker> {
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<'aborted'>((resolve) => {
       if (!signal) return;

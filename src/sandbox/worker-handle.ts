@@ -111,6 +111,8 @@ export class SkillWorker {
   private exitWaiters: (() => void)[] = [];
   /** Resolves when the instance is ready; rejects if it could not boot. */
   readonly ready: Promise<number>;
+  /** `ready` has resolved (the pool then hands the worker out without waiting on it). */
+  booted = false;
   /** How the worker gives each invocation a fresh state: 'snapshot' (reset) or why it re-instantiates. */
   freshBy: string | undefined;
   lastUsed = Date.now();
@@ -177,6 +179,7 @@ export class SkillWorker {
       const h = m.header;
       if (h.t === 'ready') {
         this.freshBy = h.freshBy;
+        this.booted = true;
         return h.instantiateMs;
       }
       throw new Error(h.t === 'boot-failed' || h.t === 'malformed' ? h.message : 'worker failed to boot');
