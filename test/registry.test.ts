@@ -527,6 +527,27 @@ describe('SkillRegistry: usage figures', () => {
     ]);
     expect(r.usage('never')).toMatchObject({ invocations: 0, failures: 0, meanMs: 0, lastAt: null });
   });
+
+  it('a batch counts as its samples one by one would (per skill, code and caller), over what was there', async () => {
+    const r = registry();
+    r.recordUsage('s', { ok: false, code: 'TIMEOUT', ms: 5 });
+    r.recordUsageBatch([
+      { skillId: 's', ok: true, ms: 10, caller: 'ann' },
+      { skillId: 's', ok: false, code: 'TIMEOUT', ms: 40, caller: 'ann' },
+      { skillId: 't', ok: false, code: 'TIMEOUT', ms: 1, caller: 'ann' },
+      { skillId: 's', ok: false, code: 'LIMIT', ms: 20, caller: 'bob' },
+      { skillId: 's', ok: false, ms: Number.NaN },
+      { skillId: 't', ok: true, ms: 3 },
+    ]);
+    r.recordUsageBatch([{ skillId: 's', ok: true, ms: 2, caller: 'ann' }]);
+    expect(r.usage('s')).toMatchObject({ invocations: 6, failures: 4, failuresByCode: { TIMEOUT: 2, LIMIT: 1, UNKNOWN: 1 }, totalMs: 77, maxMs: 40 });
+    expect(r.usage('t')).toMatchObject({ invocations: 2, failures: 1, failuresByCode: { TIMEOUT: 1 }, totalMs: 4, maxMs: 3 });
+    expect(r.usageByCaller().map((u) => [u.caller, u.skillId, u.invocations, u.failures, u.totalMs])).toEqual([
+      ['ann', 's', 3, 1, 52],
+      ['ann', 't', 1, 1, 1],
+      ['bob', 's', 1, 1, 20],
+    ]);
+  });
 });
 
 describe('SkillRegistry: sharing one store', () => {

@@ -40,19 +40,50 @@ export class UsageTable {
     this.stmts = prepare(db);
   }
 
-  /** Count many invocations in one transaction, through the writer's queue. */
+  /**
+   * Count many invocations in one transaction, through the writer's queue: summed per skill, per
+   * failure code and per caller first, so a batch writes one row each, not one per invocation
+   * (the invoker hands over a second's worth at a time, thousands on a busy host).
+   */
   record(batch: readonly UsageSample[]): void {
     if (batch.length === 0) return;
     const at = new Date().toISOString();
-    const rows = batch.map((u) => ({ ...u }));
+    const skills = new Map<string, { skillId: string; n: number; failed: number; ms: number; maxMs: number }>();
+    const codes = new Map<string, { skillId: string; code: string; n: number }>();
+    const callers = new Map<string, { caller: string; skillId: string; n: number; failed: number; ms: number }>();
+    for (const u of batch) {
+      const ms = Number.isFinite(u.ms) && u.ms > 0 ? u.ms : 0;
+      const failed = u.ok ? 0 : 1;
+      const s = skills.get(u.skillId);
+      if (s) {
+        s.n++;
+        s.failed += failed;
+        s.ms += ms;
+        s.maxMs = Math.max(s.maxMs, ms);
+      } else skills.set(u.skillId, { skillId: u.skillId, n: 1, failed, ms, maxMs: ms });
+      if (!u.ok) {
+        const code = u.code ?? 'UNKNOWN';
+        // JSON of the pair: no separator character can make two pairs one key.
+        const key = JSON.stringify([u.skillId, code]);
+        const c = codes.get(key);
+        if (c) c.n++;
+        else codes.set(key, { skillId: u.skillId, code, n: 1 });
+      }
+      if (u.caller !== undefined) {
+        const key = JSON.stringify([u.caller, u.skillId]);
+        const c = callers.get(key);
+        if (c) {
+          c.n++;
+          c.failed += failed;
+          c.ms += ms;
+        } else callers.set(key, { caller: u.caller, skillId: u.skillId, n: 1, failed, ms });
+      }
+    }
     this.writer.enqueue({
       run: () => {
-        for (const u of rows) {
-          const ms = Number.isFinite(u.ms) && u.ms > 0 ? u.ms : 0;
-          this.stmts.upsert.run({ skillId: u.skillId, failed: u.ok ? 0 : 1, ms, at });
-          if (!u.ok) this.stmts.codeUpsert.run(u.skillId, u.code ?? 'UNKNOWN');
-          if (u.caller !== undefined) this.stmts.callerUpsert.run({ caller: u.caller, skillId: u.skillId, failed: u.ok ? 0 : 1, ms, at });
-        }
+        for (const s of skills.values()) this.stmts.upsert.run({ ...s, at });
+        for (const c of codes.values()) this.stmts.codeUpsert.run(c.skillId, c.code, c.n);
+        for (const c of callers.values()) this.stmts.callerUpsert.run({ ...c, at });
       },
     });
   }
@@ -106,20 +137,20 @@ function prepare(db: SqlDatabase) {
   return {
     upsert: db.prepare(`
       INSERT INTO skill_usage (skill_id, invocations, failures, total_ms, max_ms, last_at)
-      VALUES (@skillId, 1, @failed, @ms, @ms, @at)
+      VALUES (@skillId, @n, @failed, @ms, @maxMs, @at)
       ON CONFLICT (skill_id) DO UPDATE SET
-        invocations = invocations + 1, failures = failures + @failed, total_ms = total_ms + @ms,
-        max_ms = max(max_ms, @ms), last_at = @at`),
+        invocations = invocations + @n, failures = failures + @failed, total_ms = total_ms + @ms,
+        max_ms = max(max_ms, @maxMs), last_at = @at`),
     codeUpsert: db.prepare(`
-      INSERT INTO skill_usage_failures (skill_id, code, count) VALUES (?, ?, 1)
-      ON CONFLICT (skill_id, code) DO UPDATE SET count = count + 1`),
+      INSERT INTO skill_usage_failures (skill_id, code, count) VALUES (?, ?, ?)
+      ON CONFLICT (skill_id, code) DO UPDATE SET count = count + excluded.count`),
     get: db.prepare('SELECT * FROM skill_usage WHERE skill_id = ?'),
     all: db.prepare('SELECT * FROM skill_usage ORDER BY skill_id'),
     codes: db.prepare('SELECT code, count FROM skill_usage_failures WHERE skill_id = ? ORDER BY code'),
     callerUpsert: db.prepare(`
-      INSERT INTO caller_usage (caller, skill_id, invocations, failures, total_ms, last_at) VALUES (@caller, @skillId, 1, @failed, @ms, @at)
+      INSERT INTO caller_usage (caller, skill_id, invocations, failures, total_ms, last_at) VALUES (@caller, @skillId, @n, @failed, @ms, @at)
       ON CONFLICT (caller, skill_id) DO UPDATE SET
-        invocations = invocations + 1, failures = failures + @failed, total_ms = total_ms + @ms, last_at = @at`),
+        invocations = invocations + @n, failures = failures + @failed, total_ms = total_ms + @ms, last_at = @at`),
     callersAll: db.prepare('SELECT * FROM caller_usage ORDER BY caller, skill_id'),
     callerGet: db.prepare('SELECT * FROM caller_usage WHERE caller = ? ORDER BY caller, skill_id'),
     delete: db.prepare('DELETE FROM skill_usage WHERE skill_id = ?'),
