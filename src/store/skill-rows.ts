@@ -77,12 +77,12 @@ export class SkillRows {
   /** Parsed manifests by skill id, valid while the row's manifest_rev is unchanged. */
   private readonly parsed = new Map<string, Parsed>();
   /**
-   * state() answers (null: not installed), valid while `PRAGMA data_version` keeps the value it
+   * state() answers for installed skills, valid while `PRAGMA data_version` keeps the value it
    * had when they were read (it changes when another connection or process commits) and this
    * connection has not written the table since. The pragma is cheaper than the query it saves
    * on every invoke.
    */
-  private readonly states = new Map<string, SkillState | null>();
+  private readonly states = new Map<string, SkillState>();
   private statesVersion: number | undefined;
 
   constructor(
@@ -117,11 +117,13 @@ export class SkillRows {
     }
     let s = this.states.get(id);
     if (s === undefined) {
-      s = this.readState(id) ?? null;
+      s = this.readState(id);
+      if (!s) return undefined;
+      // Only installed skills are kept: ids asked for at random (an MCP client's) cannot grow it.
       this.states.set(id, s);
     }
     // A copy: the caller may change what it gets.
-    return s ? { enabled: s.enabled, componentHash: s.componentHash } : undefined;
+    return { enabled: s.enabled, componentHash: s.componentHash };
   }
 
   private readState(id: string): SkillState | undefined {
