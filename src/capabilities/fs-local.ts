@@ -21,6 +21,7 @@
  * checked before a write, and a read changes nothing.
  */
 import { measure, type ChannelBounds } from '../sandbox/channel.js';
+import { answerWith, type HostAnswer } from '../sandbox/host-function.js';
 import type { CallOf } from '../sandbox/protocol.js';
 import type { InvocationTally } from '../sandbox/tally.js';
 import type { FsHostFn } from './fs-host.js';
@@ -54,7 +55,7 @@ export function createLocalFs(spec: LocalFsSpec, tally: InvocationTally, bounds:
   const changesHere = hasProcFd();
 
   /** The outcome of one call, and the I/O bytes it counts. */
-  function run(call: CallOf<FsHostFn>, payload: Uint8Array | undefined): { r: CapResult<{ v?: unknown; payload?: Uint8Array }>; io: number } | undefined {
+  function run(call: CallOf<FsHostFn>, payload: Uint8Array | undefined): { r: CapResult<HostAnswer<FsHostFn>>; io: number } | undefined {
     switch (call.fn) {
       case 'fs.read-file': {
         const r = straight(ops.readFile(call.path));
@@ -64,25 +65,17 @@ export function createLocalFs(spec: LocalFsSpec, tally: InvocationTally, bounds:
         const data = payload ?? new Uint8Array(0);
         // The host counts a write's bytes before writing: over the cap, it must be the one to refuse.
         if (tally.ioBytes + data.byteLength > spec.maxIoBytes) return undefined;
-        const r = straight(ops.writeFile(call.path, data));
-        return { r: r.ok ? { ok: true, value: {} } : r, io: data.byteLength };
+        return { r: answerWith(straight(ops.writeFile(call.path, data)), () => ({})), io: data.byteLength };
       }
-      case 'fs.list-dir': {
-        const r = straight(ops.listDir(call.path));
-        return { r: r.ok ? { ok: true, value: { v: r.value } } : r, io: 0 };
-      }
-      case 'fs.stat': {
-        const r = straight(ops.stat(call.path));
-        return { r: r.ok ? { ok: true, value: { v: r.value } } : r, io: 0 };
-      }
-      case 'fs.remove': {
-        const r = straight(ops.remove(call.path));
-        return { r: r.ok ? { ok: true, value: {} } : r, io: 0 };
-      }
-      case 'fs.make-dir': {
-        const r = straight(ops.makeDir(call.path));
-        return { r: r.ok ? { ok: true, value: {} } : r, io: 0 };
-      }
+      // The same answers as the host's (fs-host.ts): entries as the reply's value, nothing else.
+      case 'fs.list-dir':
+        return { r: answerWith(straight(ops.listDir(call.path)), (v) => ({ v })), io: 0 };
+      case 'fs.stat':
+        return { r: answerWith(straight(ops.stat(call.path)), (v) => ({ v })), io: 0 };
+      case 'fs.remove':
+        return { r: answerWith(straight(ops.remove(call.path)), () => ({})), io: 0 };
+      case 'fs.make-dir':
+        return { r: answerWith(straight(ops.makeDir(call.path)), () => ({})), io: 0 };
       default:
         return undefined;
     }

@@ -206,22 +206,6 @@ export class ChannelEnd<Send extends WireMessage = AnyMessage, Receive extends W
   }
 
   /**
-   * Worker side, waiting for the reply to a host call: poll for up to `spinUs` before blocking.
-   * The guest is blocked anyway, and a reply usually takes ~50-300 us (the host's wake-up, guard
-   * and I/O); waking this thread from a futex costs ~30-40 us more on a VM. Bounded, so a slow
-   * reply (a network call) burns at most `spinUs` of this thread's CPU.
-   */
-  receiveSpinning(spinUs: number): Received<Receive> {
-    const until = performance.now() + spinUs / 1000;
-    for (;;) {
-      for (let spins = 0; spins < 256; spins++) {
-        if (this.hasMessage()) return this.read();
-      }
-      if (performance.now() >= until) return this.receiveSync();
-    }
-  }
-
-  /**
    * Main side: resolve on the peer's next message without blocking the event loop, or with
    * `undefined` once `cancel()` was called (the worker was terminated).
    */

@@ -256,8 +256,3 @@ export function codeFacts(bytes: Uint8Array): CodeFacts {
     b = new Uint8Array(0);
   }
 }
-
-/** Can any function body of core module `bytes` write a table (or one this decoder does not know)? */
-export function mayWriteTables(bytes: Uint8Array): boolean {
-  return codeFacts(bytes).writesTables;
-}

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { parse } from '@bytecodealliance/jco';
 import { afterAll, describe, expect, it } from 'vitest';
 import { transpileComponent } from '../../src/build/transpile.js';
-import { codeFacts, mayWriteTables } from '../../src/sandbox/code-facts.js';
+import { codeFacts } from '../../src/sandbox/code-facts.js';
 
 const mod = (body: string) => `(module
   (type $v (func))
@@ -64,7 +64,7 @@ async function bytesOf(wat: string): Promise<Uint8Array> {
 
 describe('table writes: every instruction that can change a table is found', () => {
   it.each(WRITERS)('%s -> may write', async (_what, wat) => {
-    expect(mayWriteTables(await bytesOf(wat))).toBe(true);
+    expect(codeFacts(await bytesOf(wat)).writesTables).toBe(true);
   });
 });
 
@@ -74,7 +74,7 @@ describe('table writes: modules that cannot change a table are told apart', () =
   });
 
   it('a module with no code section cannot write', async () => {
-    expect(mayWriteTables(await parse('(module (table 1 funcref))'))).toBe(false);
+    expect(codeFacts(await parse('(module (table 1 funcref))')).writesTables).toBe(false);
   });
 });
 
@@ -99,7 +99,7 @@ describe('table writes: what the decoder does not know counts as a write and a d
     const whole = await bytesOf(READERS[8]![1]);
     for (let n = 8; n < whole.length; n++) {
       const cut = whole.slice(0, n);
-      expect(() => mayWriteTables(cut)).not.toThrow();
+      expect(() => codeFacts(cut)).not.toThrow();
     }
   });
 
@@ -108,7 +108,7 @@ describe('table writes: what the decoder does not know counts as a write and a d
     for (let i = 8; i < b.length; i++) {
       const x = b.slice();
       x[i] = 0x26;
-      expect(() => mayWriteTables(x)).not.toThrow();
+      expect(() => codeFacts(x)).not.toThrow();
     }
   });
 });
